@@ -97,7 +97,9 @@ _MMHG = {"mm[Hg]": _identity, "mmHg": _identity, "kPa": _linear(7.50062)}
 _SPECS: tuple[MetricSpec, ...] = (
     MetricSpec(
         Metric.HEART_RATE, "Heart rate", ("8867-4",), "/min", _BPM,
-        limits=(0, 400), plausible=(20, 250), mdc=("147842", "149530", "MDC_ECG_HEART_RATE", "MDC_PULS_OXIM_PULS_RATE"),
+        limits=(0, 400), plausible=(20, 250),
+        mdc=("147842", "149530", "149546", "MDC_ECG_HEART_RATE", "MDC_PULS_OXIM_PULS_RATE",
+             "MDC_PULS_RATE_NON_INV"),
         aliases=("pulse", "hr", "heart-rate"), news2=True,
     ),
     MetricSpec(

@@ -1,0 +1,58 @@
+"""Create Vigil's Kafka topics idempotently (used by tests, the worker, compose and the demo's Kafka mode)."""
+
+from __future__ import annotations
+
+import logging
+
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOPIC_FIELDS = ("raw", "readings", "scores", "alerts", "acks", "dead_letter")
+"""The six ``Settings.topics`` fields that name a topic."""
+
+
+def topic_names(settings: Settings) -> list[str]:
+    """Every topic name Vigil uses, in a stable order.
+
+    >>> topic_names(Settings())[:2]
+    ['vigil.readings.raw', 'vigil.readings']
+    """
+    return [getattr(settings.topics, f) for f in TOPIC_FIELDS]
+
+
+def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
+    """Create any missing topic with ``Settings.topics.partitions`` and replication; returns those created.
+
+    Existing topics are left as they are (their partition count is not changed).
+    """
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka.bootstrap_list,
+        client_id=f"{settings.kafka.client_id}-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+        **settings.kafka.kafka_python_config(),
+    )
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in topic_names(settings) if name not in existing]
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, settings.topics.partitions, settings.topics.replication_factor)],
+                    timeout_ms=int(timeout_s * 1000),
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:  # created concurrently by another process
+                pass
+        log.info(
+            "kafka topics: %d created, %d already existed",
+            len(created),
+            len(existing & set(topic_names(settings))),
+        )
+        return created
+    finally:
+        admin.close()

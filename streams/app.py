@@ -1,0 +1,93 @@
+"""The Faust application, built from :class:`vigil.settings.Settings`.
+
+``vigil worker`` calls :func:`create_app`; ``faust -A streams.app worker`` uses the
+module attribute ``app``, built lazily from ``load_settings()`` on first access.
+
+>>> from vigil.settings import Settings
+>>> a = create_app(Settings(worker={"store": "memory", "app_id": "doc"}), worker_id="w1")
+>>> a.conf.id, str(a.conf.store), a.conf.topic_partitions
+('doc', 'memory:', 6)
+>>> sorted(a.agents)
+['acknowledge', 'detect', 'validate']
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from typing import Any
+
+import faust
+
+from vigil.settings import KafkaSettings, Settings, load_settings
+
+
+def default_worker_id() -> str:
+    """Host name and process id: unique per worker process."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def broker_credentials(kafka: KafkaSettings) -> Any:
+    """Faust credentials for SASL or SSL (None for PLAINTEXT)."""
+    context = None
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+        if kafka.ssl_certfile:
+            context.load_cert_chain(
+                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+            )
+    if kafka.security_protocol.startswith("SASL"):
+        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context else None
+
+
+def create_app(settings: Settings, *, worker_id: str | None = None, **topology_options: Any) -> faust.App:
+    """A Faust app with Vigil's topics, table and agents declared (see :mod:`streams.topology`)."""
+    from streams.topology import Topology
+
+    wid = worker_id or default_worker_id()
+    w = settings.worker
+    datadir = w.data_dir / w.app_id / wid
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        w.app_id,
+        broker=[f"kafka://{b}" for b in settings.kafka.bootstrap_list],
+        broker_credentials=broker_credentials(settings.kafka),
+        store="rocksdb://" if w.store == "rocksdb" else "memory://",
+        datadir=str(datadir),
+        topic_partitions=settings.topics.partitions,
+        topic_replication_factor=settings.topics.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=False,
+        web_port=w.web_port,
+        autodiscover=False,
+        stream_buffer_maxsize=max(4096, 4 * w.batch_size),
+        # a killed worker's partitions move to the others within ~10 s (Faust's default is 60 s)
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+    )
+    app.vigil = Topology(app, settings, wid, **topology_options)  # type: ignore[attr-defined]
+    return app
+
+
+_app: faust.App | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``streams.app.app``: the app from ``load_settings()``, built on first access."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app(load_settings())
+        return _app
+    raise AttributeError(name)

@@ -1,0 +1,63 @@
+"""Wire codecs for the Faust topics (raw bytes serializers + orjson), with dead-letter reasons.
+
+>>> from datetime import UTC, datetime
+>>> decode_ack(b'{"alert_id": "al-1", "patient_id": "p-1", "clinician_id": "c-9", '
+...            b'"action": "acknowledge", "time": "2024-05-01T08:00:00Z"}').clinician_id
+'c-9'
+>>> decode_ack(b'{"alert_id": "al-1"}')
+Traceback (most recent call last):
+...
+streams.codecs.Undecodable: ack: missing patient_id, clinician_id, action, time
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from detectors.events import Acknowledgement
+from ingest.reading import Reading, Rejection
+
+ACK_REQUIRED = ("alert_id", "patient_id", "clinician_id", "action", "time")
+
+
+class Undecodable(ValueError):
+    """A record that cannot be decoded: ``field`` and ``reason`` go to the dead-letter topic."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    """Compact JSON bytes for a record's ``to_dict()``."""
+    return orjson.dumps(obj)
+
+
+def decode_reading(value: bytes | None) -> Reading:
+    """A canonical reading from the readings topic."""
+    try:
+        return Reading.from_json(value or b"")
+    except ValidationError as exc:
+        rej = Rejection.from_validation_error(exc)
+        raise Undecodable(rej.field, rej.reason) from exc
+
+
+def decode_ack(value: bytes | None) -> Acknowledgement:
+    """An acknowledgement from the acks topic (as produced by the gateway)."""
+    try:
+        d = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise Undecodable("ack", f"not JSON: {exc}") from exc
+    if not isinstance(d, dict):
+        raise Undecodable("ack", "must be a JSON object")
+    missing = [k for k in ACK_REQUIRED if d.get(k) is None]
+    if missing:
+        raise Undecodable("ack", f"missing {', '.join(missing)}")
+    try:
+        return Acknowledgement.from_dict(d)
+    except (TypeError, ValueError) as exc:
+        raise Undecodable("ack", str(exc)) from exc

@@ -1,0 +1,191 @@
+"""The detect stage without Faust: a batch of readings through the per-patient monitor.
+
+:class:`DetectStage` runs the *same* ``detectors.monitor.PatientMonitor`` as the
+embedded demo on a batch of ``(partition, reading)`` pairs, reading patient state
+bytes from a :class:`StateView` (the Faust table in the worker, a dict in tests),
+and returns everything to store and send: scored readings, NEWS2 scores, alert
+events, the new state bytes per patient and the new per-partition watermarks.
+Nothing is written here: the agent stores the sink output first and the state last
+(see ``docs/streams.md``, "No data lost").
+
+Data-gap ticks are driven by event time, deterministically: each partition has a
+watermark (its largest event time so far, kept in the table so it survives a crash
+or a rebalance); whenever a reading moves it past a multiple of ``tick_every``, all
+patients of that partition are ticked at that boundary *before* the reading is
+processed, so the same input gives the same alerts however it was batched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from influxdb_client import Point
+
+from detectors.events import Acknowledgement, AlertEvent, ScoredReading
+from ingest.episodes import PatientProfile
+from ingest.reading import Reading
+from streams.points import alert_point, news2_point, reading_point
+
+
+class MonitorOutputLike(Protocol):
+    @property
+    def scored(self) -> ScoredReading | None: ...
+    @property
+    def news2(self) -> Any: ...
+    @property
+    def events(self) -> list[AlertEvent]: ...
+
+
+class MonitorLike(Protocol):
+    """What the stage needs of ``detectors.monitor.PatientMonitor``."""
+
+    def new_state(self, profile: PatientProfile) -> Any: ...
+    def process(self, state: Any, reading: Reading) -> MonitorOutputLike: ...
+    def acknowledge(self, state: Any, ack: Acknowledgement) -> list[AlertEvent]: ...
+    def tick(self, state: Any, now: datetime) -> list[AlertEvent]: ...
+
+
+class StateView(Protocol):
+    """Read access to the patient states and watermarks of the assigned partitions."""
+
+    def state_bytes(self, patient_id: str, partition: int) -> bytes | None: ...
+    def patients(self, partition: int) -> Iterable[str]: ...
+    def watermark(self, partition: int) -> datetime | None: ...
+
+
+@dataclass
+class DictStateView:
+    """A :class:`StateView` over plain dicts (tests, benchmarks) that can also apply a result."""
+
+    states: dict[str, bytes] = field(default_factory=dict)
+    partition_of: dict[str, int] = field(default_factory=dict)
+    watermarks: dict[int, datetime] = field(default_factory=dict)
+
+    def state_bytes(self, patient_id: str, partition: int) -> bytes | None:
+        return self.states.get(patient_id)
+
+    def patients(self, partition: int) -> Iterable[str]:
+        return sorted(p for p, part in self.partition_of.items() if part == partition)
+
+    def watermark(self, partition: int) -> datetime | None:
+        return self.watermarks.get(partition)
+
+    def apply(self, result: StageResult) -> None:
+        for pid, (partition, data) in result.states.items():
+            self.states[pid] = data
+            self.partition_of[pid] = partition
+        self.watermarks.update(result.watermarks)
+
+
+@dataclass
+class StageResult:
+    """Everything a batch produced, in input order."""
+
+    readings: list[tuple[Reading, ScoredReading | None]] = field(default_factory=list)
+    news2: list[tuple[Reading, Any]] = field(default_factory=list)
+    events: list[AlertEvent] = field(default_factory=list)
+    states: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # patient -> (partition, state)
+    watermarks: dict[int, datetime] = field(default_factory=dict)
+    duplicates: int = 0
+
+    def points(self, ack_base_url: str) -> list[Point]:
+        """InfluxDB points for the batch: readings (scored), NEWS2 and alert transitions."""
+        pts = [reading_point(r, s) for r, s in self.readings]
+        pts.extend(news2_point(r.patient_id, r.time, r.reading_id, n) for r, n in self.news2)
+        pts.extend(alert_point(e, ack_base_url) for e in self.events)
+        return pts
+
+
+def tick_boundary(t: datetime, every: timedelta) -> datetime:
+    """The last multiple of ``every`` (since the Unix epoch) at or before ``t``.
+
+    >>> tick_boundary(datetime(2024, 1, 1, 8, 7, 30, tzinfo=UTC), timedelta(minutes=5)).isoformat()
+    '2024-01-01T08:05:00+00:00'
+    """
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((t - epoch) // every) * every
+
+
+class DetectStage:
+    """Runs batches through the monitor; the state codec is the monitor's ``PatientState``."""
+
+    def __init__(
+        self,
+        monitor: MonitorLike,
+        state_from_bytes: Callable[[bytes], Any],
+        *,
+        tick_every: timedelta = timedelta(minutes=5),
+        profile_for: Callable[[str], PatientProfile] | None = None,
+    ) -> None:
+        self.monitor = monitor
+        self.state_from_bytes = state_from_bytes
+        self.tick_every = tick_every
+        self.profile_for = profile_for or (lambda pid: PatientProfile(patient_id=pid))
+
+    def run(self, items: Sequence[tuple[int, Reading]], view: StateView) -> StageResult:
+        """Process ``(partition, reading)`` pairs in order."""
+        batch = _Batch(self, view)
+        for partition, reading in items:
+            batch.advance_watermark(partition, reading.time)
+            out = self.monitor.process(batch.state(reading.patient_id, partition), reading)
+            if out.scored is None:
+                batch.result.duplicates += 1
+            else:
+                batch.result.readings.append((reading, out.scored))
+                if out.news2 is not None:
+                    batch.result.news2.append((reading, out.news2))
+            batch.result.events.extend(out.events)
+        return batch.finish()
+
+    def acknowledge(self, items: Sequence[tuple[int, Acknowledgement]], view: StateView) -> StageResult:
+        """Apply acknowledgements to the patients' alert state."""
+        batch = _Batch(self, view)
+        for partition, ack in items:
+            batch.result.events.extend(self.monitor.acknowledge(batch.state(ack.patient_id, partition), ack))
+        return batch.finish()
+
+
+class _Batch:
+    """Working copy of the states one batch touches."""
+
+    def __init__(self, stage: DetectStage, view: StateView) -> None:
+        self.stage = stage
+        self.view = view
+        self.loaded: dict[str, tuple[int, Any, bytes | None]] = {}
+        self.result = StageResult()
+
+    def state(self, patient_id: str, partition: int) -> Any:
+        hit = self.loaded.get(patient_id)
+        if hit is not None:
+            return hit[1]
+        data = self.view.state_bytes(patient_id, partition)
+        if data is None:
+            st = self.stage.monitor.new_state(self.stage.profile_for(patient_id))
+        else:
+            st = self.stage.state_from_bytes(data)
+        self.loaded[patient_id] = (partition, st, data)
+        return st
+
+    def advance_watermark(self, partition: int, t: datetime) -> None:
+        wm = self.result.watermarks.get(partition) or self.view.watermark(partition)
+        if wm is not None and t <= wm:
+            return
+        every = self.stage.tick_every
+        if wm is not None and tick_boundary(t, every) > tick_boundary(wm, every):
+            now = tick_boundary(t, every)
+            known = set(self.view.patients(partition))
+            known.update(p for p, (part, _, _) in self.loaded.items() if part == partition)
+            for pid in sorted(known):
+                self.result.events.extend(self.stage.monitor.tick(self.state(pid, partition), now))
+        self.result.watermarks[partition] = t
+
+    def finish(self) -> StageResult:
+        """Encode the states that changed (unchanged ones are not rewritten to the changelog)."""
+        for pid, (part, st, before) in self.loaded.items():
+            data = st.to_bytes()
+            if data != before:
+                self.result.states[pid] = (part, data)
+        return self.result

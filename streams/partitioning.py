@@ -1,0 +1,44 @@
+"""Which partition a patient lives on, and writing table keys to the right partition from a batch.
+
+Every patient-keyed topic (readings, scores, alerts, acks) and the state table's
+changelog use Kafka's default partitioner (murmur2 of the key bytes, as the Java
+client, kafka-python and aiokafka do), so a patient's data is co-partitioned.
+
+Faust decides which partition a table write belongs to from the *current event*.
+Inside a ``stream.take_events()`` batch that is not the event being handled, so
+:func:`event_context` sets it explicitly for each write.
+
+>>> partition_for(b"p-001", 6) == partition_for(b"p-001", 6)
+True
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aiokafka.partitioner import DefaultPartitioner
+from faust import streams as faust_streams
+
+_PARTITIONER = DefaultPartitioner()
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for ``key`` among ``partitions``."""
+    all_partitions = list(range(partitions))
+    return int(_PARTITIONER(key, all_partitions, all_partitions))
+
+
+@contextmanager
+def event_context(event: Any) -> Iterator[None]:
+    """Make ``event`` Faust's current event, so table writes go to its partition (store and changelog).
+
+    Faust has no public setter; this sets the same context variable its stream iteration sets.
+    """
+    token = faust_streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)

@@ -1,0 +1,133 @@
+"""Build InfluxDB points (see :mod:`streams.schema`) from readings, NEWS2 scores, alerts and acks.
+
+>>> from datetime import UTC, datetime
+>>> from ingest.reading import make_reading
+>>> r = make_reading(patient_id="p-1", device_id="ox-1", metric="spo2", value=95, reading_id="r-00000001",
+...                  time=datetime(2024, 5, 1, 8, tzinfo=UTC), received=datetime(2024, 5, 1, 8, tzinfo=UTC))
+>>> line = reading_point(r).to_line_protocol()
+>>> line.split(" ")[0]
+'reading,device_id=ox-1,metric=spo2,patient_id=p-1'
+>>> ',value=95' in line, line.split(" ")[-1][:13]
+(True, '1714550400000')
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from influxdb_client import Point
+
+from detectors.events import Acknowledgement, AlertEvent, ScoredReading
+from ingest.reading import Reading
+from streams import schema as s
+
+
+class News2Like(Protocol):
+    """What :func:`news2_point` needs of ``detectors.news2.News2Score``."""
+
+    @property
+    def total(self) -> int: ...
+    @property
+    def band(self) -> Any: ...
+    @property
+    def subscores(self) -> dict[str, int]: ...
+    @property
+    def partial(self) -> bool: ...
+
+
+def reading_point(reading: Reading, scored: ScoredReading | None = None) -> Point:
+    """A ``reading`` point; with ``scored`` it also carries the score and the expected range."""
+    p = (
+        Point(s.READING)
+        .tag(s.TAG_PATIENT, reading.patient_id)
+        .tag(s.TAG_METRIC, reading.metric.value)
+        .tag(s.TAG_DEVICE, reading.device_id)
+        .field(s.F_VALUE, float(reading.value))
+        .field(s.F_READING_ID, reading.reading_id)
+        .field(s.F_QUALITY, ",".join(sorted(q.value for q in reading.quality)))
+        .field(s.F_USABLE, reading.usable)
+        .field(s.F_SOURCE, reading.source.value)
+        .time(s.ns_time(reading.time, reading.reading_id))
+    )
+    if scored is not None:
+        p.field(s.F_SCORE, float(scored.score)).field(s.F_WARM, scored.warm)
+        _optional(p, s.F_EXPECTED_LOW, scored.expected_low)
+        _optional(p, s.F_EXPECTED_HIGH, scored.expected_high)
+    return p
+
+
+def news2_point(patient_id: str, time: datetime, record_id: str, news2: News2Like) -> Point:
+    """A ``news2`` point at the event time of the reading that produced it."""
+    p = (
+        Point(s.NEWS2)
+        .tag(s.TAG_PATIENT, patient_id)
+        .field(s.F_TOTAL, int(news2.total))
+        .field(s.F_BAND, str(getattr(news2.band, "value", news2.band)))
+        .field(s.F_PARTIAL, bool(news2.partial))
+        .time(s.ns_time(time, record_id))
+    )
+    for name, sub in sorted(news2.subscores.items()):
+        p.field(s.F_SUBSCORE_PREFIX + name, int(sub))
+    return p
+
+
+def ack_url(ack_base_url: str, alert_id: str) -> str:
+    """The link a clinician follows to acknowledge an alert.
+
+    >>> ack_url("https://vigil.example/", "al-1")
+    'https://vigil.example/v1/alerts/al-1/ack'
+    """
+    return f"{ack_base_url.rstrip('/')}/v1/alerts/{alert_id}/ack"
+
+
+def alert_point(event: AlertEvent, ack_base_url: str) -> Point:
+    """An ``alert`` point for one alert transition."""
+    p = (
+        Point(s.ALERT)
+        .tag(s.TAG_PATIENT, event.patient_id)
+        .tag(s.TAG_KIND, event.kind.value)
+        .tag(s.TAG_SEVERITY, event.severity.label)
+        .tag(s.TAG_STATUS, event.status.value)
+        .field(s.F_ALERT_ID, event.alert_id)
+        .field(s.F_ALERT_METRIC, event.metric or "")
+        .field(s.F_MESSAGE, event.message)
+        .field(s.F_SEVERITY_LEVEL, int(event.severity))
+        .field(s.F_LATE, event.late)
+        .field(s.F_ACK_URL, ack_url(ack_base_url, event.alert_id))
+        .field(s.F_START, int(event.start.timestamp() * 1000))
+        .time(s.ns_time(event.time, f"{event.alert_id}|{event.status.value}"))
+    )
+    for name, value in (
+        (s.F_VALUE, event.value),
+        (s.F_EXPECTED_LOW, event.expected_low),
+        (s.F_EXPECTED_HIGH, event.expected_high),
+        (s.F_SCORE, event.score),
+    ):
+        _optional(p, name, value)
+    if event.news2_total is not None:
+        p.field(s.F_NEWS2_TOTAL, int(event.news2_total))
+    if event.actor:
+        p.field(s.F_ACTOR, event.actor)
+    return p
+
+
+def ack_point(ack: Acknowledgement) -> Point:
+    """An ``ack`` audit point: who acknowledged or snoozed which alert, when."""
+    p = (
+        Point(s.ACK)
+        .tag(s.TAG_PATIENT, ack.patient_id)
+        .tag(s.TAG_ACTION, ack.action.value)
+        .field(s.F_ALERT_ID, ack.alert_id)
+        .field(s.F_CLINICIAN, ack.clinician_id)
+        .time(s.ns_time(ack.time, f"{ack.alert_id}|{ack.clinician_id}|{ack.action.value}"))
+    )
+    _optional(p, s.F_SNOOZE_MINUTES, ack.snooze_minutes)
+    if ack.note:
+        p.field(s.F_NOTE, ack.note)
+    return p
+
+
+def _optional(p: Point, name: str, value: float | None) -> None:
+    if value is not None:
+        p.field(name, float(value))

@@ -1,0 +1,382 @@
+"""The Faust topology: topics, the patient-state table and the agents that wire transport to logic.
+
+::
+
+    raw ──validate──> readings ──detect──> scores, alerts ──> (InfluxDB, Grafana annotations)
+      └──> dead-letter    acks ──acknowledge──> alerts, ack audit (InfluxDB)
+
+All patient-keyed topics and the table changelog share ``Settings.topics.partitions``
+and key = patient id, so a patient's readings, acknowledgements and state are
+co-partitioned and handled by one worker at a time.
+
+Every agent consumes batches (``stream.take_events``) and, for each batch, in this
+order: (1) awaits the InfluxDB write, (2) awaits delivery of its output records
+(scores, alerts, dead letters), (3) writes the new patient states to the table; only
+then does the loop continue, which acknowledges the batch's events so Faust may
+commit their offsets (after flushing the producer, including the changelog). A crash
+anywhere before that replays the batch: the InfluxDB points overwrite themselves
+and the monitor, with its old state, makes the same decisions again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import faust
+import orjson
+from influxdb_client import Point
+
+from detectors.monitor import MonitorConfig, PatientMonitor, PatientState
+from ingest.deadletter import DeadLetter
+from streams.codecs import Undecodable, decode_ack, decode_reading, encode
+from streams.detect import DetectStage, StageResult
+from streams.grafana_sink import AnnotationSink
+from streams.influx_sink import InfluxRejected, InfluxSink
+from streams.metrics import PipelineMetrics
+from streams.partitioning import event_context, partition_for
+from streams.points import ack_point
+from streams.validate import validate_raw
+from vigil.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATE_TABLE = "patient-state"
+WATERMARK_PREFIX = b"~wm:"
+OFFSET_PREFIX = b"~off:"
+SOURCE_PREFIX = b"~src:"
+SOURCE_HEADER = "vigil-source"
+"""Header on a validated reading: ``<raw partition>:<raw offset>:<item index>`` it came from."""
+METRICS_INTERVAL_S = 10.0
+
+
+def monitor_config(settings: Settings) -> MonitorConfig:
+    """The detector tuning from ``Settings.detectors`` (shared with the embedded demo)."""
+    return MonitorConfig(
+        warmup_readings=settings.detectors.warmup_readings,
+        news2_freshness=timedelta(minutes=settings.detectors.news2_freshness_minutes),
+    )
+
+
+def location(event: Any) -> str:
+    """``topic/partition/offset`` of an event, for dead letters."""
+    m = event.message
+    return f"{m.topic}/{m.partition}/{m.offset}"
+
+
+class TableStateView:
+    """:class:`streams.detect.StateView` over the Faust table for one batch of events."""
+
+    def __init__(self, topology: Topology, events: Sequence[Any]) -> None:
+        self.topology = topology
+        self.table = topology.table
+        self.events = {ev.message.partition: ev for ev in events}  # the last event of each partition
+        self._source_positions: dict[int, dict[str, list[int]]] = {}
+
+    def state_bytes(self, patient_id: str, partition: int) -> bytes | None:
+        with event_context(self.events[partition]):
+            return self.table.get(patient_id.encode())  # type: ignore[no-any-return]
+
+    def patients(self, partition: int) -> Iterable[str]:
+        return self.topology.patients_of(partition)
+
+    def watermark(self, partition: int) -> datetime | None:
+        with event_context(self.events[partition]):
+            raw = self.table.get(WATERMARK_PREFIX + str(partition).encode())
+        return None if raw is None else datetime.fromisoformat(raw.decode())
+
+    def fresh(self, events: Sequence[Any]) -> list[Any]:
+        """Drop readings the validate agent sent again after a crash (at-least-once): a reading whose
+        raw source position is not after the last one applied from that raw partition."""
+        out = []
+        for ev in events:
+            src = (ev.headers or {}).get(SOURCE_HEADER)
+            if src is None:
+                out.append(ev)
+                continue
+            raw_partition, offset, index = src.decode().split(":")
+            seen = self._sources(ev.message.partition)
+            position = [int(offset), int(index)]
+            if raw_partition in seen and position <= seen[raw_partition]:
+                continue
+            seen[raw_partition] = position
+            out.append(ev)
+        return out
+
+    def _sources(self, partition: int) -> dict[str, list[int]]:
+        if partition not in self._source_positions:
+            with event_context(self.events[partition]):
+                raw = self.table.get(SOURCE_PREFIX + str(partition).encode())
+            self._source_positions[partition] = orjson.loads(raw) if raw else {}
+        return self._source_positions[partition]
+
+    def unprocessed(self, events: Sequence[Any]) -> list[Any]:
+        """The events not yet reflected in the table (a replay after a crash skips the others)."""
+        done = {p: self._offset(ev) for p, ev in self.events.items()}
+        return [ev for ev in events if done[ev.message.partition] < ev.message.offset]
+
+    def _offset(self, event: Any) -> int:
+        with event_context(event):
+            raw = self.table.get(self._offset_key(event))
+        return -1 if raw is None else int(raw)
+
+    @staticmethod
+    def _offset_key(event: Any) -> bytes:
+        return OFFSET_PREFIX + f"{event.message.topic}:{event.message.partition}".encode()
+
+    def store(self, result: StageResult) -> None:
+        """Write changed states, watermarks and, last, the offsets they include, each to its own partition."""
+        for pid, (partition, data) in result.states.items():
+            with event_context(self.events[partition]):
+                self.table[pid.encode()] = data
+            self.topology.index_patient(partition, pid)
+        for partition, wm in result.watermarks.items():
+            with event_context(self.events[partition]):
+                self.table[WATERMARK_PREFIX + str(partition).encode()] = wm.isoformat().encode()
+        for partition, positions in self._source_positions.items():
+            with event_context(self.events[partition]):
+                self.table[SOURCE_PREFIX + str(partition).encode()] = orjson.dumps(positions)
+        for event in self.events.values():
+            with event_context(event):
+                self.table[self._offset_key(event)] = str(event.message.offset).encode()
+
+
+class Topology:
+    """Declares topics, the table and the agents on ``app``; sinks connect on first use."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        worker_id: str,
+        *,
+        influx: InfluxSink | None = None,
+        annotations: AnnotationSink | None = None,
+        monitor: PatientMonitor | None = None,
+        tick_every: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.worker_id = worker_id
+        self.partitions = settings.topics.partitions
+        self.stage = DetectStage(
+            monitor or PatientMonitor(monitor_config(settings)),
+            PatientState.from_bytes,
+            tick_every=tick_every,
+        )
+        self.influx = influx or InfluxSink(settings.influx)
+        self.annotations = annotations or AnnotationSink(settings.grafana)
+        self.metrics = PipelineMetrics(worker_id)
+        self._started: asyncio.Lock | None = None
+        self._sinks_ready = False
+        self._index: dict[int, set[str]] = {}
+        self._metrics_since = time.time()
+        t = settings.topics
+        self.raw = self._topic(t.raw)
+        self.readings = self._topic(t.readings)
+        self.scores = self._topic(t.scores)
+        self.alerts = self._topic(t.alerts)
+        self.acks = self._topic(t.acks)
+        self.dead_letter = self._topic(t.dead_letter)
+        self.table = app.Table(
+            STATE_TABLE, default=None, partitions=self.partitions, key_type=bytes, value_type=bytes
+        )
+        self._batch, self._within = settings.worker.batch_size, settings.worker.batch_timeout_s
+        self.validate_agent = app.agent(self.raw, name="validate")(self._batches(self._validate))
+        self.detect_agent = app.agent(self.readings, name="detect")(self._batches(self._detect))
+        self.ack_agent = app.agent(self.acks, name="acknowledge")(self._batches(self._acknowledge))
+        app.timer(METRICS_INTERVAL_S, name="pipeline-metrics")(self.write_metrics)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_before_shutdown.connect(self._on_shutdown)
+
+    # -- wiring ----------------------------------------------------------------------------------
+    def _topic(self, name: str) -> faust.TopicT:
+        return self.app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.partitions,
+        )
+
+    def _batches(self, handle: Any) -> Any:
+        async def agent(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(self._batch, within=self._within):  # type: ignore[attr-defined]
+                await self.ensure_sinks()
+                await handle(events)
+
+        agent.__name__ = handle.__name__.lstrip("_")
+        return agent
+
+    async def ensure_sinks(self) -> None:
+        """Connect InfluxDB and start the annotation poster once, inside the worker's loop."""
+        if self._sinks_ready:
+            return
+        if self._started is None:
+            self._started = asyncio.Lock()
+        async with self._started:
+            if not self._sinks_ready:
+                await self.influx.connect()
+                self.annotations.start()
+                self._sinks_ready = True
+
+    async def _on_revoked(self, *args: Any, **kwargs: Any) -> None:
+        self._index.clear()
+
+    async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
+        """Graceful stop (consumer already stopped): give queued annotations a moment, close InfluxDB."""
+        if self._sinks_ready:
+            await self.annotations.stop(drain_timeout_s=5.0)
+            await self.influx.close()
+            self._sinks_ready = False
+
+    # -- patient index (for event-time ticks) --------------------------------------------------
+    def patients_of(self, partition: int) -> set[str]:
+        """Patients with state on ``partition``: read from the table the first time after an assignment,
+        then kept up to date as new patients are stored."""
+        if partition not in self._index:
+            self._index[partition] = {
+                key.decode()
+                for key in self.table
+                if not key.startswith(b"~") and partition_for(key, self.partitions) == partition
+            }
+        return self._index[partition]
+
+    def index_patient(self, partition: int, patient_id: str) -> None:
+        if partition in self._index:  # otherwise the next patients_of() reads it from the table
+            self._index[partition].add(patient_id)
+
+    # -- agents ------------------------------------------------------------------------------------
+    async def _validate(self, events: Sequence[Any]) -> None:
+        sends: list[Awaitable[Any]] = []
+        rejected = 0
+        for ev in events:
+            readings, dead = validate_raw(ev.value, location(ev))
+            source = f"{ev.message.partition}:{ev.message.offset}"
+            for i, r in enumerate(readings):
+                headers = {SOURCE_HEADER: f"{source}:{i}".encode()}
+                sends.append(
+                    await self.readings.send(key=r.patient_id.encode(), value=r.to_json(), headers=headers)
+                )
+            for d in dead:
+                sends.append(await self.dead_letter.send(key=ev.key, value=d.to_json()))
+            rejected += len(dead)
+        await asyncio.gather(*sends)
+        self.metrics.batch(rejected=rejected, dead_letters=rejected)
+
+    async def _detect(self, events: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        view = TableStateView(self, events)
+        items, dead = self._decode(view.fresh(view.unprocessed(events)), decode_reading, "detect")
+        result = self.stage.run(items, view)
+        await self._store_points(result.points(self.settings.grafana.ack_base_url), dead, events)
+        scores: list[Awaitable[Any]] = []
+        for r, scored in result.readings:
+            if scored is not None:
+                scores.append(
+                    await self.scores.send(key=r.patient_id.encode(), value=encode(scored.to_dict()))
+                )
+        await self._deliver_then_store(result, dead, scores, view)
+        for e in result.events:
+            self.annotations.offer(e)
+        self.metrics.batch(
+            readings=len(result.readings),
+            alerts=len(result.events),
+            dead_letters=len(dead),
+            latency_s=time.perf_counter() - started,
+        )
+
+    async def _acknowledge(self, events: Sequence[Any]) -> None:
+        view = TableStateView(self, events)
+        items, dead = self._decode(view.unprocessed(events), decode_ack, "acknowledge")
+        result = self.stage.acknowledge(items, view)
+        points: list[Point] = [ack_point(a) for _, a in items]
+        points.extend(result.points(self.settings.grafana.ack_base_url))
+        await self._store_points(points, dead, events)
+        await self._deliver_then_store(result, dead, [], view)
+        self.metrics.batch(alerts=len(result.events), dead_letters=len(dead))
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _decode(
+        self, events: Iterable[Any], decode: Callable[[bytes | None], Any], stage: str
+    ) -> tuple[list[tuple[int, Any]], list[DeadLetter]]:
+        items, dead = [], []
+        for ev in events:
+            try:
+                items.append((ev.message.partition, decode(ev.value)))
+            except Undecodable as exc:
+                dead.append(self._dead(ev.value, exc, stage, location(ev)))
+        return items, dead
+
+    async def _deliver_then_store(
+        self, result: StageResult, dead: list[DeadLetter], sends: list[Awaitable[Any]], view: TableStateView
+    ) -> None:
+        """Send alerts and dead letters, wait until Kafka has every output record, then write the state."""
+        base = self.settings.grafana.ack_base_url.rstrip("/")
+        for e in result.events:
+            body = e.to_dict()
+            body["ack_url"] = f"{base}/v1/alerts/{e.alert_id}/ack"
+            sends.append(await self.alerts.send(key=e.patient_id.encode(), value=encode(body)))
+        for d in dead:
+            sends.append(await self.dead_letter.send(value=d.to_json()))
+        await asyncio.gather(*sends)
+        view.store(result)
+
+    async def _store_points(
+        self, points: Sequence[Point], dead: list[DeadLetter], events: Sequence[Any]
+    ) -> None:
+        before = self.influx.retries
+        try:
+            await self.influx.write(points)
+        except InfluxRejected as exc:
+            log.error(
+                "influx rejected a batch of %d points (HTTP %d); sent to dead-letter topic",
+                len(points),
+                exc.status,
+            )
+            where = f"{location(events[0])}..{location(events[-1])}" if events else None
+            dead.append(
+                DeadLetter.of(
+                    exc.lines,
+                    reason=f"influx rejected: {exc.reason}",
+                    source="kafka",
+                    stage="influx-sink",
+                    location=where,
+                )
+            )
+        self.metrics.influx_retries += self.influx.retries - before
+
+    @staticmethod
+    def _dead(value: bytes | None, exc: Undecodable, stage: str, where: str) -> DeadLetter:
+        return DeadLetter.of(
+            value or b"", reason=exc.reason, field=exc.field, source="kafka", stage=stage, location=where
+        )
+
+    async def write_metrics(self) -> None:
+        """Timer: one ``pipeline`` point per interval (best effort)."""
+        await self.ensure_sinks()
+        self.metrics.annotations_dropped = self.annotations.dropped
+        self.metrics.consumer_lag = self._consumer_lag()
+        now = time.time()
+        point = self.metrics.point(now_s=now, since_s=self._metrics_since)
+        self._metrics_since = now
+        try:
+            await asyncio.wait_for(self.influx.write([point]), timeout=METRICS_INTERVAL_S)
+        except (TimeoutError, InfluxRejected) as exc:
+            log.warning("pipeline metrics not written: %s", type(exc).__name__)
+
+    def _consumer_lag(self) -> int:
+        consumer = self.app.consumer
+        committed: dict[Any, int] = getattr(consumer, "_committed_offset", {}) or {}
+        lag = 0
+        for tp in consumer.assignment():
+            try:
+                lag += max(0, consumer.highwater(tp) - (committed.get(tp) or 0))
+            except Exception:  # highwater unknown before the first fetch
+                continue
+        return lag

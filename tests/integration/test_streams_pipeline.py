@@ -1,0 +1,314 @@
+"""The stream worker on real Kafka and InfluxDB: simulated cohort in, every reading stored once, alerts out.
+
+Workers run as subprocesses (``python -m vigil worker``) configured through ``VIGIL_*`` variables
+from the test's private ``service_settings``; Grafana is a loopback stand-in that checks the
+annotation request shape. The expected alert decisions come from the detect stage run in-process
+on the same input (the stage is shown batching-invariant in ``tests/unit/streams``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from pydantic import SecretStr
+
+from detectors.events import AlertEvent, AlertStatus
+from detectors.monitor import PatientMonitor, PatientState
+from ingest.reading import Reading
+from ingest.simulator.cohort import simulate_readings
+from ingest.simulator.config import CohortConfig
+from streams.detect import DetectStage, DictStateView
+from streams.partitioning import partition_for
+from streams.topology import monitor_config
+from streams.validate import validate_raw
+from streams.worker import start_worker_process
+from tests.integration.helpers import REPO_ROOT, consume_all, create_topics, influx_query, wait_for
+from tests.unit.streams.grafana_like import TOKEN, grafana_like_server
+from vigil.settings import Settings
+
+BAD_RECORDS = [
+    b'{"patient_id": "sim-000001", "device_id": "x", "metric": "spo2", "value": 140, '
+    b'"time": "2025-01-06T08:00:00Z"}',
+    b"not json",
+]
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def raw_records(config: CohortConfig) -> list[tuple[bytes, bytes]]:
+    """(key, native JSON) per simulated reading, as a device gateway would publish them raw."""
+    out = []
+    for r in simulate_readings(config):
+        d = r.to_dict()
+        del d["received"], d["source"]
+        out.append((r.patient_id.encode(), orjson.dumps(d)))
+    return out
+
+
+def produce(settings: Settings, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka.bootstrap_list,
+        linger_ms=20,
+        acks="all",
+        **settings.kafka.kafka_python_config(),
+    )
+    for key, value in records:
+        producer.send(topic, key=key, value=value)
+    producer.flush(30)
+    producer.close()
+
+
+def accepted(records: list[tuple[bytes, bytes]]) -> list[Reading]:
+    return [r for _, v in records for r in validate_raw(v, "expected")[0]]
+
+
+def expected_events(settings: Settings, readings: list[Reading]) -> set[tuple[str, str, str]]:
+    """Alert decisions of an uninterrupted run over the same input, per partition in produce order."""
+    stage = DetectStage(PatientMonitor(monitor_config(settings)), PatientState.from_bytes)
+    items = [(partition_for(r.patient_id.encode(), settings.topics.partitions), r) for r in readings]
+    return {key(e) for e in stage.run(items, DictStateView()).events}
+
+
+def key(e: AlertEvent) -> tuple[str, str, str, str]:
+    return e.alert_id, e.status.value, e.time.isoformat(), e.kind.value
+
+
+def topic_key(e: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        e["alert_id"],
+        e["status"],
+        datetime.fromisoformat(e["time"]).astimezone(UTC).isoformat(),
+        e["kind"],
+    )
+
+
+def alert_topic_events(settings: Settings, at_least: int) -> list[dict[str, Any]]:
+    return [orjson.loads(v) for v in consume_all(settings, settings.topics.alerts, at_least, timeout=60)]
+
+
+def topic_size(settings: Settings, topic: str) -> int:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_list, group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def alert_keys_covering(settings: Settings, expected: set[Any], timeout: float = 60) -> set[Any]:
+    """The alert records' keys once they include ``expected`` (replays add repeats: a count is not enough)."""
+    got: set[Any] = set()
+
+    def covered() -> bool:
+        nonlocal got
+        n = topic_size(settings, settings.topics.alerts)
+        got = {
+            topic_key(orjson.loads(v)) for v in consume_all(settings, settings.topics.alerts, n, timeout=30)
+        }
+        return expected <= got
+
+    with contextlib.suppress(TimeoutError):  # the caller's assertion shows the difference
+        wait_for(covered, timeout, 1.0, "all expected alert records")
+    return got
+
+
+def influx_counts(settings: Settings) -> tuple[int, int]:
+    """(points, distinct reading ids) in the ``reading`` measurement."""
+    rows = influx_query(
+        settings, 'SELECT count("reading_id") AS n, count(distinct("reading_id")) AS d FROM "reading"'
+    )
+    return (rows[0]["n"], rows[0]["d"]) if rows else (0, 0)
+
+
+def wait_for_readings(settings: Settings, n: int, timeout: float, workers: list[subprocess.Popen]) -> None:
+    def done() -> bool:
+        for w in workers:
+            assert w.poll() is None, f"worker exited with {w.returncode}"
+        return influx_counts(settings)[1] >= n
+
+    wait_for(done, timeout, 0.5, f"{n} readings in InfluxDB")
+
+
+class Workers:
+    """``python -m vigil worker`` subprocesses for one test."""
+
+    def __init__(self, settings: Settings, grafana_url: str, logs: Path) -> None:
+        grafana = settings.grafana.model_copy(
+            update={"url": grafana_url, "token": SecretStr(TOKEN), "ack_base_url": "https://vigil.test"}
+        )
+        self.settings = settings.model_copy(update={"grafana": grafana})
+        self.logs = logs
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, worker_id: str) -> subprocess.Popen[bytes]:
+        proc = start_worker_process(self.settings, worker_id, self.logs / f"{worker_id}.log", cwd=REPO_ROOT)
+        self.procs[worker_id] = proc
+        return proc
+
+    def kill9(self, worker_id: str) -> None:
+        proc = self.procs.pop(worker_id)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            proc.terminate()
+        for wid, proc in self.procs.items():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                print(f"worker {wid} did not stop in 30 s")
+
+    def log_text(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))
+
+    def tail(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in self.logs.glob("*.log")
+        )
+
+
+@pytest.fixture
+def grafana() -> Iterator[tuple[str, list[Any]]]:
+    with grafana_like_server() as server:
+        yield server
+
+
+@pytest.fixture
+def workers(service_settings: Settings, grafana, tmp_path: Path) -> Iterator[Workers]:
+    create_topics(service_settings)
+    ws = Workers(service_settings, grafana[0], tmp_path)
+    try:
+        yield ws
+    except BaseException:
+        print(ws.tail())
+        raise
+    finally:
+        ws.stop_all()
+
+
+# -- tests -----------------------------------------------------------------------------------------
+def test_cohort_is_stored_once_alerts_reach_influx_and_grafana_and_acks_apply(
+    service_settings, workers, grafana
+) -> None:
+    s = service_settings
+    records = raw_records(CohortConfig(patients=12, days=1, seed=11, episode_rate=1.0))
+    good = accepted(records)
+    distinct = len({r.reading_id for r in good})
+    produce(s, s.topics.raw, [*records, *((None, b) for b in BAD_RECORDS)])
+    workers.start("w1")
+    try:
+        wait_for_readings(s, distinct, 120, list(workers.procs.values()))
+        # every accepted reading exactly once in effect: one point per reading id
+        assert influx_counts(s) == (distinct, distinct)
+        # the rejects are in the dead-letter topic with field, reason and original bytes
+        dead = [orjson.loads(v) for v in consume_all(s, s.topics.dead_letter, 2, timeout=30)]
+        assert sorted(d["field"] or "" for d in dead) == ["", "value"]
+        # injected episodes raised alerts: on the alerts topic (with the ack link), in InfluxDB, in Grafana
+        expected = expected_events(s, good)
+        raised = [k for k in expected if k[1] == AlertStatus.RAISED.value]
+        assert raised
+        events = alert_topic_events(s, len(expected))
+        assert {topic_key(e) for e in events} == expected
+        assert all(e["ack_url"] == f"https://vigil.test/v1/alerts/{e['alert_id']}/ack" for e in events)
+        rows = influx_query(s, 'SELECT count("alert_id") FROM "alert" WHERE "status" = \'raised\'')
+        assert rows[0]["count"] == len(raised)
+        _, annotations = grafana
+        wait_for(lambda: len(annotations) >= len(raised), 30, 0.2, "annotations")
+        assert {a.text.split("(alert ")[1].split(";")[0] for a in annotations} >= {k[0] for k in raised}
+        # a clinician acknowledges one raised alert through the acks topic
+        resolved = {e["alert_id"] for e in events if e["status"] == "resolved"}
+        first = next(e for e in events if e["status"] == "raised" and e["alert_id"] not in resolved)
+        ack = {
+            "alert_id": first["alert_id"],
+            "patient_id": first["patient_id"],
+            "clinician_id": "c-42",
+            "action": "acknowledge",
+            "time": first["time"],
+            "snooze_minutes": None,
+            "note": None,
+        }
+        produce(s, s.topics.acks, [(first["patient_id"].encode(), orjson.dumps(ack))])
+        wait_for(
+            lambda: influx_query(s, 'SELECT "clinician_id", "alert_id" FROM "ack"'), 30, 0.5, "ack audit"
+        )
+        rows = influx_query(s, 'SELECT "clinician_id", "alert_id" FROM "ack"')
+        assert [(r["clinician_id"], r["alert_id"]) for r in rows] == [("c-42", first["alert_id"])]
+        after = alert_topic_events(s, len(expected) + 1)
+        assert any(
+            e["alert_id"] == first["alert_id"] and e["status"] == "acknowledged" and e["actor"] == "c-42"
+            for e in after
+        )
+    except BaseException:
+        print(workers.tail())
+        raise
+
+
+def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_keeps_state(
+    service_settings, workers
+) -> None:
+    s = service_settings
+    records = raw_records(CohortConfig(patients=24, days=2, seed=5, episode_rate=0.5))
+    good = accepted(records)
+    distinct = len({r.reading_id for r in good})
+    produce(s, s.topics.raw, records)
+    workers.start("w1")
+    workers.start("w2")  # two workers share the partitions; w1's patients move to w2 when it dies
+    try:
+        wait_for(lambda: influx_counts(s)[1] >= distinct // 3, 120, 0.2, "a third of the stream")
+        workers.kill9("w1")
+        workers.start("w1")  # restarted: recovers its state from the changelog
+        wait_for_readings(s, distinct, 180, list(workers.procs.values()))
+        assert influx_counts(s) == (distinct, distinct)
+        expected = expected_events(s, good)
+        got = alert_keys_covering(s, expected)
+        # the same decisions as an uninterrupted run (replays may repeat some records, never change them)
+        assert (sorted(got - expected), sorted(expected - got)) == ([], [])
+    except BaseException:
+        print(workers.tail())
+        raise
+
+
+def test_influxdb_down_for_30_s_loses_nothing(service_settings, workers) -> None:
+    s = service_settings
+    records = raw_records(CohortConfig(patients=16, days=1, seed=9))
+    distinct = len({r.reading_id for r in accepted(records)})
+    half = len(records) // 2
+    produce(s, s.topics.raw, records[:half])
+    workers.start("w1")
+    services = ["bash", str(REPO_ROOT / "scripts" / "services.sh")]
+    try:
+        wait_for(lambda: influx_counts(s)[1] > 0, 120, 0.2, "first readings stored")
+        subprocess.run([*services, "down", "influxdb"], check=True, timeout=60)
+        try:
+            produce(s, s.topics.raw, records[half:])
+            _wait_seconds(30)
+        finally:
+            subprocess.run([*services, "up", "influxdb"], check=True, timeout=120)
+        wait_for_readings(s, distinct, 120, list(workers.procs.values()))
+        assert influx_counts(s) == (distinct, distinct)
+        assert "influx write failed" in workers.log_text(), (
+            "the worker never had to retry: no outage was tested"
+        )
+    except BaseException:
+        print(workers.tail())
+        raise
+
+
+def _wait_seconds(seconds: float) -> None:
+    """Keep InfluxDB down for ``seconds`` (a required outage length, not a wait for a condition)."""
+    import threading
+
+    threading.Event().wait(seconds)

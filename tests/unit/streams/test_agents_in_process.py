@@ -1,0 +1,150 @@
+"""The detect and acknowledge agents in-process (Faust ``agent.test_context()``, memory store).
+
+Kafka output is captured by replacing each output topic's ``send`` (and the table's changelog
+send) with a recorder; InfluxDB and Grafana are injected posters. Everything else is the worker's
+real code path: batching, table state, watermarks, offsets, sinks, alert records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.reading import make_reading
+from streams.app import create_app
+from streams.grafana_sink import AnnotationSink
+from streams.influx_sink import InfluxSink
+from vigil.settings import Settings
+
+T0 = datetime(2025, 1, 6, 8, tzinfo=UTC)
+SPO2 = [96, 97, 96, 95, 96, 97, 96, 85, 84]  # falls below the hard limit at the end
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.influx: list[str] = []
+        self.annotations: list[dict[str, Any]] = []
+        self.records: dict[str, list[dict[str, Any]]] = {}
+        self.changelog: list[bytes] = []
+
+    async def post_influx(self, body: bytes) -> None:
+        self.influx.extend(body.decode().split("\n"))
+
+    async def post_annotation(self, kwargs: dict[str, Any]) -> None:
+        self.annotations.append(kwargs)
+
+    def recorder(self, name: str) -> Callable[..., Any]:
+        async def send(*, key: bytes | None = None, value: bytes, **_: Any) -> asyncio.Future[None]:
+            self.records.setdefault(name, []).append(orjson.loads(value))
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+
+        return send
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def captured_app(tmp_path: Path) -> tuple[Any, Captured]:
+    settings = Settings(
+        worker={"store": "memory", "app_id": "inproc", "batch_timeout_s": 0.05, "data_dir": tmp_path},
+        grafana={"ack_base_url": "https://vigil.test"},
+        detectors={"warmup_readings": 5},
+    )
+    cap = Captured()
+    app = create_app(
+        settings,
+        worker_id="t1",
+        influx=InfluxSink(settings.influx, post=cap.post_influx),
+        annotations=AnnotationSink(settings.grafana, post=cap.post_annotation),
+    )
+    topo = app.vigil
+    for name in ("scores", "alerts", "dead_letter"):
+        getattr(topo, name).send = cap.recorder(name)
+
+    def send_changelog(partition: int, key: bytes, value: bytes, *args: Any, **kwargs: Any) -> Any:
+        cap.changelog.append(key)
+        return SimpleNamespace(message=SimpleNamespace(partition=partition))
+
+    topo.table.send_changelog = send_changelog
+    return app, cap
+
+
+def readings() -> list[bytes]:
+    return [
+        make_reading(
+            patient_id="p-1", device_id="ox-1", metric="spo2", value=v, time=T0 + timedelta(minutes=10 * i)
+        ).to_json()
+        for i, v in enumerate(SPO2)
+    ]
+
+
+async def test_detect_agent_stores_points_sends_scores_and_alerts_then_state(captured_app) -> None:
+    app, cap = captured_app
+    topo = app.vigil
+    async with topo.detect_agent.test_context() as agent:
+        for value in [*readings(), b'{"reading_id": "x"}']:
+            await agent.put(value, key=b"p-1")
+        await wait_until(lambda: len(cap.records.get("scores", [])) == len(SPO2))
+        await wait_until(lambda: len(cap.annotations) >= 1)
+    reading_lines = [line for line in cap.influx if line.startswith("reading,")]
+    assert len(reading_lines) == len(SPO2)
+    raised = [a for a in cap.records["alerts"] if a["status"] == "raised"]
+    assert {a["kind"] for a in raised} >= {"hard_limit"}
+    assert all(a["ack_url"] == f"https://vigil.test/v1/alerts/{a['alert_id']}/ack" for a in raised)
+    assert any(line.startswith("alert,") and "status=raised" in line for line in cap.influx)
+    assert [d["stage"] for d in cap.records["dead_letter"]] == ["detect"]
+    assert b"p-1" in cap.changelog and topo.table[b"p-1"] is not None
+
+
+async def test_readings_seen_again_are_not_stored_or_scored_twice(captured_app) -> None:
+    app, cap = captured_app
+    async with app.vigil.detect_agent.test_context() as agent:
+        for value in readings():
+            await agent.put(value, key=b"p-1")
+        await wait_until(lambda: len(cap.records.get("scores", [])) == len(SPO2))
+        for value in readings()[-3:]:  # re-delivered by a producer retry
+            await agent.put(value, key=b"p-1")
+        fresh = make_reading(
+            patient_id="p-1", device_id="ox-1", metric="spo2", value=95, time=T0 + timedelta(hours=2)
+        )
+        await agent.put(fresh.to_json(), key=b"p-1")
+        await wait_until(lambda: len(cap.records["scores"]) == len(SPO2) + 1)
+    ids = [s["reading"]["reading_id"] for s in cap.records["scores"]]
+    assert len(set(ids)) == len(ids) and ids[-1] == fresh.reading_id
+    assert len([line for line in cap.influx if line.startswith("reading,")]) == len(SPO2) + 1
+
+
+async def test_acknowledgement_is_applied_and_audited(captured_app) -> None:
+    app, cap = captured_app
+    topo = app.vigil
+    async with topo.detect_agent.test_context() as agent:
+        for value in readings():
+            await agent.put(value, key=b"p-1")
+        await wait_until(lambda: any(a["status"] == "raised" for a in cap.records.get("alerts", [])))
+    alert = next(a for a in cap.records["alerts"] if a["status"] == "raised")
+    ack = {
+        "alert_id": alert["alert_id"],
+        "patient_id": "p-1",
+        "clinician_id": "c-7",
+        "action": "acknowledge",
+        "time": alert["time"],
+    }
+    async with topo.ack_agent.test_context() as agent:
+        await agent.put(orjson.dumps(ack), key=b"p-1")
+        await wait_until(lambda: any(line.startswith("ack,") for line in cap.influx))
+    assert any(a["status"] == "acknowledged" and a["actor"] == "c-7" for a in cap.records["alerts"])

@@ -1,0 +1,48 @@
+"""``vigil worker`` (the Faust stream worker) and ``vigil bench pipeline``."""
+
+from __future__ import annotations
+
+import typer
+
+from vigil.cli import app, bench_app
+
+
+@app.command("worker")
+def worker(
+    worker_id: str = typer.Option(
+        "", help="Unique id of this worker (default: host-pid); names its state dir."
+    ),
+    create_topics: bool = typer.Option(True, help="Create missing Kafka topics first."),
+) -> None:
+    """Run the stream worker: validate, detect, acknowledge; sinks to InfluxDB and Grafana."""
+    from faust.worker import Worker
+
+    from streams.app import create_app
+    from vigil.settings import load_settings
+
+    settings = load_settings()
+    if create_topics:
+        from ingest.topics import ensure_topics
+
+        ensure_topics(settings)
+    faust_app = create_app(settings, worker_id=worker_id or None)
+    Worker(faust_app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    readings: int = typer.Option(100_000, help="Readings to push through the worker."),
+    patients: int = typer.Option(1_000, help="Distinct patients in the input."),
+    rate: int = typer.Option(5_000, help="Produce at this many readings/s for the latency run (0: skip)."),
+    state_patients: int = typer.Option(10_000, help="Patients for the state-size measurement."),
+) -> None:
+    """End-to-end throughput, latency and memory of one worker on the local Kafka and InfluxDB (JSON)."""
+    import orjson
+
+    from streams.bench import run_pipeline_bench
+    from vigil.settings import load_settings
+
+    result = run_pipeline_bench(
+        load_settings(), readings=readings, patients=patients, rate=rate, state_patients=state_patients
+    )
+    typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
