@@ -50,8 +50,7 @@ from detectors.events import Acknowledgement, AlertEvent, AlertKind, ScoredReadi
 from detectors.limits import check_limits
 from detectors.multivariate import DIRECTION, MultivariateDetector
 from detectors.news2 import METRIC_PARAMETER, News2Score, News2Tracker, clinically_usable, to_signal
-from detectors.policy import AlertPolicy, Level, PolicyConfig, PolicyState, Signal
-from detectors.policy import _key as _track_key
+from detectors.policy import AlertPolicy, Level, PolicyConfig, PolicyState, Signal, track_key
 from detectors.quality import QualityConfig, QualityMonitor, QualityState
 from ingest.episodes import PatientProfile
 from ingest.metrics import CATALOGUE, Metric
@@ -246,7 +245,7 @@ class PatientMonitor:
                 signals.append(multi)
         if behaviour_role and usable:
             signals += cfg.behaviour.observe(state.behaviour, metric, reading.value, time)
-        signals += self.quality.observe(state.quality, reading)
+        signals += self.quality.observe(state.quality, reading, late=late)
 
         events: list[AlertEvent] = []
         for signal in signals:
@@ -296,7 +295,7 @@ class PatientMonitor:
         )
         message = ""  # NORMAL signals only feed the policy's window and hysteresis: no text needed
         if level is Level.NORMAL:
-            if _track_key(AlertKind.ANOMALY, reading.metric.value) not in state.policy.tracks:
+            if track_key(AlertKind.ANOMALY, reading.metric.value) not in state.policy.tracks:
                 return (
                     None  # the policy ignores a NORMAL signal it has nothing to remember for: skip the work
                 )

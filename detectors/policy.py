@@ -192,7 +192,8 @@ class _Track:
         )
 
 
-def _key(kind: AlertKind, metric: str | None) -> str:
+def track_key(kind: AlertKind, metric: str | None) -> str:
+    """The policy's key for one alert track: kind and metric (``"anomaly|heart_rate"``)."""
     return f"{kind.value}|{metric or ''}"
 
 
@@ -236,7 +237,7 @@ class AlertPolicy:
     # -- public API -----------------------------------------------------------------------------
     def observe(self, state: PolicyState, patient_id: str, signal: Signal) -> list[AlertEvent]:
         """Feed one signal; return the lifecycle events it causes (often none)."""
-        key = _key(signal.kind, signal.metric)
+        key = track_key(signal.kind, signal.metric)
         track = state.tracks.get(key)
         if track is None:
             if signal.level is not Level.ABNORMAL:

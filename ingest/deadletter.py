@@ -28,16 +28,34 @@ class DeadLetter(BaseModel):
     source: str = Field(description="Where it came from: http, mqtt, kafka, replay, ...")
     stage: str = Field(description="Which stage rejected it: gateway, mqtt-bridge, validate, ...")
     device_id: str | None = None
-    location: str | None = Field(default=None, description="Item index, file line, or topic/partition/offset.")
+    location: str | None = Field(
+        default=None, description="Item index, file line, or topic/partition/offset."
+    )
     received: datetime = Field(default_factory=lambda: datetime.now(UTC))
     raw: str = Field(description="The original payload, base64-encoded.")
 
     @classmethod
-    def of(cls, raw: bytes | str, *, reason: str, source: str, stage: str, field: str | None = None,
-           device_id: str | None = None, location: str | None = None) -> DeadLetter:
+    def of(
+        cls,
+        raw: bytes | str,
+        *,
+        reason: str,
+        source: str,
+        stage: str,
+        field: str | None = None,
+        device_id: str | None = None,
+        location: str | None = None,
+    ) -> DeadLetter:
         data = raw.encode() if isinstance(raw, str) else raw
-        return cls(reason=reason, field=field, source=source, stage=stage, device_id=device_id,
-                   location=location, raw=base64.b64encode(data).decode("ascii"))
+        return cls(
+            reason=reason,
+            field=field,
+            source=source,
+            stage=stage,
+            device_id=device_id,
+            location=location,
+            raw=base64.b64encode(data).decode("ascii"),
+        )
 
     def raw_bytes(self) -> bytes:
         return base64.b64decode(self.raw)

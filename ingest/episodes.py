@@ -47,7 +47,8 @@ class PatientProfile(BaseModel):
 
     patient_id: str = Field(pattern=ID_PATTERN)
     spo2_scale: Literal[1, 2] = Field(
-        default=1, description="NEWS2 SpO2 scale: 2 for confirmed hypercapnic respiratory failure (e.g. COPD)."
+        default=1,
+        description="NEWS2 SpO2 scale: 2 for confirmed hypercapnic respiratory failure (e.g. COPD).",
     )
     age: int | None = Field(default=None, ge=0, le=130)
     conditions: tuple[str, ...] = ()

@@ -154,7 +154,9 @@ def reading_id_for_iso(patient_id: str, metric: str, utc_isoformat: str, value: 
     return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
-def parse_time(value: datetime | str | int | float, *, field: str = "time", assume_utc: bool = False) -> datetime:
+def parse_time(
+    value: datetime | str | int | float, *, field: str = "time", assume_utc: bool = False
+) -> datetime:
     """Parse an event time; a naive time is rejected unless ``assume_utc`` says so explicitly.
 
     Numbers are Unix epoch seconds (or milliseconds when larger than 1e11).
@@ -234,15 +236,18 @@ def make_reading(
     lo, hi = spec.limits
     if not lo <= canonical <= hi:
         raise Rejection(
-            "value", f"{canonical:g} {spec.unit} is outside the possible range {lo:g}..{hi:g} {spec.unit} "
-            f"for {spec.metric.value}"
+            "value",
+            f"{canonical:g} {spec.unit} is outside the possible range {lo:g}..{hi:g} {spec.unit} "
+            f"for {spec.metric.value}",
         )
     if spec.integer and canonical != int(canonical):
         raise Rejection("value", f"{spec.metric.value} must be a whole number, got {canonical:g}")
     try:
         flags = frozenset(Quality(q) for q in quality)
     except ValueError as exc:
-        raise Rejection("quality", f"unknown flag ({exc}); known: {', '.join(q.value for q in Quality)}") from exc
+        raise Rejection(
+            "quality", f"unknown flag ({exc}); known: {', '.join(q.value for q in Quality)}"
+        ) from exc
     plo, phi = spec.plausible
     if not plo <= canonical <= phi:
         flags = flags | {Quality.IMPLAUSIBLE}

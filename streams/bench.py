@@ -155,7 +155,7 @@ async def _bare_loop(settings: Settings, n: int) -> float:
 def _state_bytes_per_patient(settings: Settings, readings: list[Reading]) -> float:
     from detectors.monitor import PatientMonitor
     from ingest.episodes import PatientProfile
-    from streams.topology import monitor_config
+    from vigil.tuning import monitor_config
 
     monitor = PatientMonitor(monitor_config(settings))
     states: dict[str, Any] = {}

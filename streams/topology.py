@@ -31,7 +31,7 @@ import faust
 import orjson
 from influxdb_client import Point
 
-from detectors.monitor import MonitorConfig, PatientMonitor, PatientState
+from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
 from streams.codecs import Undecodable, decode_ack, decode_reading, encode
 from streams.detect import DetectStage, StageResult
@@ -42,6 +42,7 @@ from streams.partitioning import event_context, partition_for
 from streams.points import ack_point
 from streams.validate import validate_raw
 from vigil.settings import Settings
+from vigil.tuning import monitor_config
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,6 @@ SOURCE_PREFIX = b"~src:"
 SOURCE_HEADER = "vigil-source"
 """Header on a validated reading: ``<raw partition>:<raw offset>:<item index>`` it came from."""
 METRICS_INTERVAL_S = 10.0
-
-
-def monitor_config(settings: Settings) -> MonitorConfig:
-    """The detector tuning from ``Settings.detectors`` (shared with the embedded demo)."""
-    return MonitorConfig(
-        warmup_readings=settings.detectors.warmup_readings,
-        news2_freshness=timedelta(minutes=settings.detectors.news2_freshness_minutes),
-    )
 
 
 def location(event: Any) -> str:

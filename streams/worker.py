@@ -10,12 +10,11 @@ the child's environment only; nothing is logged).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from vigil.settings import Settings
+from vigil.settings import Settings, child_environment
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:
@@ -47,7 +46,7 @@ def start_worker_process(
         return subprocess.Popen(
             [sys.executable, "-m", "vigil", "worker", "--worker-id", worker_id],
             cwd=cwd,
-            env={**os.environ, **worker_environment(settings)},
+            env=child_environment(worker_environment(settings)),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Vigil: remote patient monitoring on Kafka, Faust, River, InfluxDB and Grafana.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
-bench_app = typer.Typer(help="Benchmarks: print numbers (JSON) measured on this machine.", no_args_is_help=True)
-grafana_app = typer.Typer(help="Grafana: provision datasource, dashboards and alerting.", no_args_is_help=True)
+app = typer.Typer(
+    help="Vigil: remote patient monitoring on Kafka, Faust, River, InfluxDB and Grafana.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+bench_app = typer.Typer(
+    help="Benchmarks: print numbers (JSON) measured on this machine.", no_args_is_help=True
+)
+grafana_app = typer.Typer(
+    help="Grafana: provision datasource, dashboards and alerting.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 app.add_typer(grafana_app, name="grafana")
 

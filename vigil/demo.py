@@ -29,13 +29,11 @@ from vigil.runner import (
     Pipeline,
     ResultSink,
     RunResult,
-    Tuning,
-    monitor_config,
     run_with_evaluation,
-    tuning_rows,
     write_episodes,
 )
 from vigil.settings import Settings
+from vigil.tuning import Tuning, monitor_config, tuning_rows
 
 KAFKA_BATCH = 2000
 

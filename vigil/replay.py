@@ -26,13 +26,12 @@ from vigil.runner import (
     Pipeline,
     ResultSink,
     RunResult,
-    Tuning,
-    monitor_config,
     readings_only,
     replay_items,
     run_with_evaluation,
 )
 from vigil.settings import Settings
+from vigil.tuning import Tuning, monitor_config
 
 PROGRESS_EVERY = 4096
 """Items between progress updates (reading the file position costs a system call)."""

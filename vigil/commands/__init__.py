@@ -1,1 +1,1 @@
-"""Command modules: each imports ``app`` (or ``bench_app``/``grafana_app``) from ``vigil.cli`` and adds commands."""
+"""Command modules: each imports ``app`` (or ``bench_app``/``grafana_app``) from ``vigil.cli``."""

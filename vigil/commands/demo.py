@@ -14,8 +14,9 @@ from vigil.cli import app, bench_app
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from vigil.runner import ResultSink, RunResult, Tuning
+    from vigil.runner import ResultSink, RunResult
     from vigil.settings import Settings
+    from vigil.tuning import Tuning
 
 
 WarmupOpt = Annotated[
@@ -35,7 +36,7 @@ AnomalyZOpt = Annotated[
 def _tuning(
     warmup: int | None, persist: str | None, persist_minutes: float | None, anomaly_z: float | None
 ) -> Tuning:
-    from vigil.runner import Tuning
+    from vigil.tuning import Tuning
 
     try:
         return Tuning(warmup, Tuning.parse_persist(persist) if persist else None, persist_minutes, anomaly_z)

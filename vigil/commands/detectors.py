@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -101,34 +100,12 @@ def evaluate_command(
 
 
 def _monitor_config_for(data: Data) -> MonitorConfig:
-    """The detector tuning per data set (chosen on the simulator and the PhysioNet *tune* half)."""
-    from detectors.monitor import MonitorConfig
-    from detectors.multivariate import MultivariateDetector
-    from detectors.policy import PolicyConfig
+    """The detector tuning per data set: the settings' for simulated data, the hourly preset for ICU rows."""
     from vigil.settings import load_settings
+    from vigil.tuning import hourly_icu_config, monitor_config
 
-    settings = load_settings().detectors
-    if data is Data.PHYSIONET2019:
-        # Hourly ICU rows: warm-up and persistence count readings, so an hour each. Chosen on the *tune*
-        # half (docs/detectors.md): raise on the first abnormal hourly set, resolve on the first normal
-        # one (or after an hour without anything abnormal), single-vital anomalies only when extreme.
-        return MonitorConfig(
-            warmup_readings=12,
-            anomaly_z=5.0,
-            borderline_z=2.5,
-            policy=PolicyConfig(
-                persist_n=1,
-                persist_m=1,
-                persist_minutes=None,
-                resolve_after_normal=1,
-                resolve_after_minutes=60.0,
-            ),
-            multivariate=MultivariateDetector(abnormal_z=3.0, borderline_z=2.0),
-        )
-    return MonitorConfig(
-        warmup_readings=settings.warmup_readings,
-        news2_freshness=timedelta(minutes=settings.news2_freshness_minutes),
-    )
+    settings = load_settings()
+    return hourly_icu_config(settings) if data is Data.PHYSIONET2019 else monitor_config(settings)
 
 
 def _in_split(patient_id: str, split: Split) -> bool:

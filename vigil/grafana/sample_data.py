@@ -24,7 +24,7 @@ def ward_points(
     from ingest.simulator.config import CohortConfig
     from streams.detect import DetectStage, DictStateView
     from streams.partitioning import partition_for
-    from streams.topology import monitor_config
+    from vigil.tuning import monitor_config
 
     start = (now - timedelta(days=days)).replace(microsecond=0)
     config = CohortConfig(patients=patients, days=days, seed=seed, start=start, episode_rate=1.0)

@@ -14,8 +14,14 @@ T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
 
 def reading(**kw: object) -> Reading:
-    base: dict[str, object] = {"patient_id": "p-1", "device_id": "dev-1", "metric": "heart_rate", "value": 70,
-                               "time": T0, "received": T0}
+    base: dict[str, object] = {
+        "patient_id": "p-1",
+        "device_id": "dev-1",
+        "metric": "heart_rate",
+        "value": 70,
+        "time": T0,
+        "received": T0,
+    }
     base.update(kw)
     return make_reading(**base)  # type: ignore[arg-type]
 
@@ -79,10 +85,26 @@ def test_reading_rejects_non_utc_construction_and_non_finite_values() -> None:
     with pytest.raises(Rejection, match="finite"):
         reading(value=float("nan"))
     with pytest.raises(ValueError, match="timezone required"):
-        Reading(reading_id="x" * 16, patient_id="p", device_id="d", metric=Metric.SPO2, value=97, unit="%",
-                time=datetime(2024, 1, 1), received=T0)
-    local = Reading(reading_id="x" * 16, patient_id="p", device_id="d", metric=Metric.SPO2, value=97, unit="%",
-                    time=datetime(2024, 1, 1, 9, tzinfo=timezone(timedelta(hours=1))), received=T0)
+        Reading(
+            reading_id="x" * 16,
+            patient_id="p",
+            device_id="d",
+            metric=Metric.SPO2,
+            value=97,
+            unit="%",
+            time=datetime(2024, 1, 1),
+            received=T0,
+        )
+    local = Reading(
+        reading_id="x" * 16,
+        patient_id="p",
+        device_id="d",
+        metric=Metric.SPO2,
+        value=97,
+        unit="%",
+        time=datetime(2024, 1, 1, 9, tzinfo=timezone(timedelta(hours=1))),
+        received=T0,
+    )
     assert local.time.utcoffset() == timedelta(0) and local.time.hour == 8
 
 
@@ -92,8 +114,15 @@ def test_every_catalogue_entry_is_consistent() -> None:
         assert spec.limits[0] <= spec.plausible[0] <= spec.plausible[1] <= spec.limits[1], metric
         assert metric_for_code(spec.loinc[0]) is metric
         assert spec.to_canonical(spec.plausible[0], spec.unit) == spec.plausible[0]
-    assert {Metric.HEART_RATE, Metric.RESPIRATORY_RATE, Metric.SPO2, Metric.SYSTOLIC_BP, Metric.BODY_TEMPERATURE,
-            Metric.CONSCIOUSNESS, Metric.SUPPLEMENTAL_OXYGEN} == {m for m, s in CATALOGUE.items() if s.news2}
+    assert {
+        Metric.HEART_RATE,
+        Metric.RESPIRATORY_RATE,
+        Metric.SPO2,
+        Metric.SYSTOLIC_BP,
+        Metric.BODY_TEMPERATURE,
+        Metric.CONSCIOUSNESS,
+        Metric.SUPPLEMENTAL_OXYGEN,
+    } == {m for m, s in CATALOGUE.items() if s.news2}
 
 
 def test_dead_letter_keeps_the_original_bytes() -> None:

@@ -48,7 +48,7 @@ def test_invalid_values_fail_fast_naming_the_field(monkeypatch: pytest.MonkeyPat
 def test_sasl_needs_credentials_and_production_refuses_local_defaults() -> None:
     with pytest.raises(ValidationError, match="sasl_mechanism"):
         Settings(kafka={"security_protocol": "SASL_SSL"})
-    with pytest.raises(ValidationError, match="influx.token"):
+    with pytest.raises(ValidationError, match=r"influx\.token"):
         Settings(environment="production", kafka={"security_protocol": "SSL"})
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -134,14 +132,3 @@ def test_topic_script_defaults_match_settings() -> None:
         "replication_factor",
     ):
         assert defaults[field.upper()] == str(getattr(topics, field)), field
-
-
-def test_docker_compose_config_accepts_the_file() -> None:
-    """``docker compose config`` needs no engine; only where the compose plugin is installed."""
-    docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
-        pytest.skip("the docker compose plugin is not installed (docker CLI alone has no `compose`)")
-    result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True, cwd=REPO
-    )
-    assert result.returncode == 0, result.stderr
