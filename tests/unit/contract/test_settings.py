@@ -10,7 +10,9 @@ from pydantic import ValidationError
 from vigil.settings import Settings, load_settings
 
 
-def test_defaults_point_at_local_services() -> None:
+def test_defaults_point_at_local_services(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VIGIL_KAFKA__BOOTSTRAP_SERVERS", "VIGIL_INFLUX__URL", "VIGIL_MQTT__PORT"):
+        monkeypatch.delenv(name, raising=False)
     s = Settings()
     assert s.kafka.bootstrap_list == ["127.0.0.1:19092"]
     assert s.influx.url == "http://127.0.0.1:18086"
