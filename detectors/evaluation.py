@@ -14,7 +14,10 @@ kind, or the ``NEWS2>=5`` comparator) and each episode:
 :func:`run_cohort` drives a :class:`~detectors.cohort.CohortMonitor` over readings and
 collects the monitor's raised alerts (``any clinical``: a clinical alert raised while no
 other clinical alert of the patient is open) and the NEWS2 >= 5 comparator (a new alert
-each time a patient's current NEWS2 total reaches 5 after being below 5).
+each time a patient's current NEWS2 total reaches 5 after being below 5). With a
+:class:`Hysteresis` it also collects ``NEWS2>=5 (same hysteresis)``: the same rule, but an
+episode ends only as Vigil's alerts resolve (``after_normal`` readings below 5 in a row, or
+``after`` without a total >= 5), so both sides count alert episodes the same way.
 
 >>> from datetime import UTC, datetime, timedelta
 >>> t = datetime(2025, 1, 6, tzinfo=UTC)
@@ -41,6 +44,8 @@ from ingest.episodes import Episode
 from ingest.reading import Reading
 
 NEWS2_COMPARATOR = "NEWS2>=5"
+NEWS2_MATCHED = "NEWS2>=5 (same hysteresis)"
+"""The comparator with Vigil's resolve rule (see :class:`Hysteresis`): the same alert-episode counting."""
 ANY_CLINICAL = "any clinical"
 CLINICAL_KINDS = frozenset(
     {AlertKind.NEWS2, AlertKind.HARD_LIMIT, AlertKind.ANOMALY, AlertKind.MULTIVARIATE, AlertKind.BEHAVIOUR}
@@ -165,7 +170,19 @@ def evaluate(
 
 
 def _label_order(label: str) -> tuple[int, str]:
-    return (0 if label == NEWS2_COMPARATOR else 1 if label == ANY_CLINICAL else 2, label)
+    return (0 if label.startswith(NEWS2_COMPARATOR) else 1 if label == ANY_CLINICAL else 2, label)
+
+
+@dataclass(frozen=True, slots=True)
+class Hysteresis:
+    """When a NEWS2 >= 5 comparator episode ends: as the alert policy resolves (``PolicyConfig``).
+
+    ``after_normal`` readings with a total below 5 in a row, or ``after`` (None: never) since
+    the last total >= 5, judged at each of the patient's readings.
+    """
+
+    after_normal: int = 1
+    after: timedelta | None = None
 
 
 @dataclass(slots=True)
@@ -177,16 +194,24 @@ class CohortRun:
     readings: int = 0
 
 
-def run_cohort(cohort: CohortMonitor, readings: Iterable[Reading], *, tick: bool = True) -> CohortRun:
+def run_cohort(
+    cohort: CohortMonitor,
+    readings: Iterable[Reading],
+    *,
+    tick: bool = True,
+    hysteresis: Hysteresis | None = None,
+) -> CohortRun:
     """Process readings through the cohort; collect raised alerts (per kind, ``any clinical``) and NEWS2 >= 5.
 
     With ``tick`` each patient's monitor is also ticked at each of its reading times, so
-    time-based resolution and escalation happen as they would in the stream.
+    time-based resolution and escalation happen as they would in the stream. ``hysteresis``
+    adds the ``NEWS2>=5 (same hysteresis)`` comparator.
     """
     run = CohortRun()
     news2_high: dict[str, bool] = {}
     seen_alerts: set[str] = set()
     open_clinical: dict[str, set[str]] = defaultdict(set)
+    matched: dict[str, tuple[int, datetime]] = {}  # open comparator episode: (normal run, last >= 5)
     for r in readings:
         run.readings += 1
         pid, t = r.patient_id, r.time
@@ -209,4 +234,35 @@ def run_cohort(cohort: CohortMonitor, readings: Iterable[Reading], *, tick: bool
             if high and not news2_high.get(pid, False):
                 run.alerts.append(Alert(pid, NEWS2_COMPARATOR, t))
             news2_high[pid] = high
+            if hysteresis is not None:
+                _matched_step(run, matched, hysteresis, pid, t, high)
+        elif hysteresis is not None and pid in matched:
+            _matched_step(run, matched, hysteresis, pid, t, None)
     return run
+
+
+def _matched_step(
+    run: CohortRun,
+    matched: dict[str, tuple[int, datetime]],
+    hysteresis: Hysteresis,
+    pid: str,
+    t: datetime,
+    high: bool | None,
+) -> None:
+    """One reading of the same-hysteresis comparator (``high`` None: no NEWS2 at this reading)."""
+    state = matched.get(pid)
+    if high:
+        if state is None:
+            run.alerts.append(Alert(pid, NEWS2_MATCHED, t))
+        matched[pid] = (0, t)
+        return
+    if state is None:
+        return
+    normal, last_high = state
+    normal += high is not None
+    if normal >= hysteresis.after_normal or (
+        hysteresis.after is not None and t - last_high >= hysteresis.after
+    ):
+        del matched[pid]
+    else:
+        matched[pid] = (normal, last_high)

@@ -77,17 +77,43 @@ class HardLimit:
         """
         display, unit = _NAMES[self.metric]
         name = f"{display} {value:g} {unit}"
-        for side, bound, low_side in (("below", self.low, True), ("above", self.high, False)):
-            if bound is None:
-                continue
-            if bound.past(value, low_side):
-                rel = f"at or {side}" if bound.inclusive else side
-                why = f"{name} is {rel} the hard limit of {bound.at:g} {unit}{self.label}"
-                return Level.ABNORMAL, bound.severity, why
-        for side, bound, low_side in (("low", self.low, True), ("high", self.high, False)):
-            if bound is not None and bound.near(value, low_side):
-                return Level.BORDERLINE, Severity.INFO, f"{name} is borderline {side}{self.label}"
+        breach = self._breach(value)
+        if breach is not None:
+            side, bound = breach
+            rel = f"at or {side}" if bound.inclusive else side
+            why = f"{name} is {rel} the hard limit of {bound.at:g} {unit}{self.label}"
+            return Level.ABNORMAL, bound.severity, why
+        near = self._near(value)
+        if near is not None:
+            return Level.BORDERLINE, Severity.INFO, f"{name} is borderline {near}{self.label}"
         return Level.NORMAL, Severity.INFO, f"{name} is within the hard limits{self.label}"
+
+    def level(self, value: float) -> Level:
+        """The level :meth:`evaluate` gives, without wording the reason (cheap: the hot path).
+
+        >>> HARD_LIMITS[Metric.HEART_RATE].level(125.0).value
+        'borderline'
+        """
+        if self._breach(value) is not None:
+            return Level.ABNORMAL
+        return Level.NORMAL if self._near(value) is None else Level.BORDERLINE
+
+    def _breach(self, value: float) -> tuple[str, Bound] | None:
+        """``("below"|"above", bound)`` of the threshold ``value`` is past (low side first), or None."""
+        low, high = self.low, self.high
+        if low is not None and low.past(value, True):
+            return "below", low
+        if high is not None and high.past(value, False):
+            return "above", high
+        return None
+
+    def _near(self, value: float) -> str | None:
+        """``"low"``/``"high"``: the borderline margin ``value`` is in (low side first), or None."""
+        if self.low is not None and self.low.near(value, True):
+            return "low"
+        if self.high is not None and self.high.near(value, False):
+            return "high"
+        return None
 
 
 _NAMES: dict[Metric, tuple[str, str]] = {

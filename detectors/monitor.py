@@ -47,10 +47,10 @@ import orjson
 from detectors.baseline import RobustGaussianBaseline, baseline_for, tail_score
 from detectors.behaviour import BEHAVIOUR_METRICS, BehaviourDetector, BehaviourState
 from detectors.events import Acknowledgement, AlertEvent, AlertKind, ScoredReading, Severity
-from detectors.limits import check_limits
+from detectors.limits import check_limits, limit_for
 from detectors.multivariate import DIRECTION, MultivariateDetector
-from detectors.news2 import METRIC_PARAMETER, News2Score, News2Tracker, clinically_usable, to_signal
-from detectors.policy import AlertPolicy, Level, PolicyConfig, PolicyState, Signal, track_key
+from detectors.news2 import METRIC_PARAMETER, News2Score, News2Tracker, clinically_usable
+from detectors.policy import AlertPolicy, Level, PolicyConfig, PolicyState, Signal, ignored
 from detectors.quality import QualityConfig, QualityMonitor, QualityState
 from ingest.episodes import PatientProfile
 from ingest.metrics import CATALOGUE, Metric
@@ -73,6 +73,9 @@ _ROLES: dict[Metric, tuple[bool, bool, bool, bool]] = {
     m: (m in ANOMALY_METRICS, m in METRIC_PARAMETER, m in DIRECTION, m in BEHAVIOUR_METRICS) for m in Metric
 }
 """Per metric: (anomaly alerts, NEWS2 parameter, multivariate vital, behaviour metric)."""
+
+_METRIC_NAMES: dict[Metric, str] = {m: m.value for m in Metric}
+"""``metric.value`` without the enum descriptor on the hot path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +232,13 @@ class PatientMonitor:
             anomaly = self._anomaly_signal(state, reading, scored, z, late)  # type: ignore[arg-type]
             if anomaly is not None:
                 signals.append(anomaly)
-        limit = check_limits(reading, state.spo2_scale, late=late)
-        if limit is not None:
-            signals.append(limit)
+        if usable:
+            limit = self._limit_signal(state, reading, late)
+            if limit is not None:
+                signals.append(limit)
         news2 = None
         if news2_role and usable:
-            state.news2.update(reading)
-            if not late:
-                news2 = state.news2.current(time, cfg.news2_freshness, state.spo2_scale)
-                if news2 is not None:
-                    signals.append(to_signal(news2, time))
+            news2 = self._news2(state, reading, ts, late, signals)
         if warm_z and multi_role and not late:
             multi = self._multivariate(state, metric, z, ts, time)  # type: ignore[arg-type]
             if multi is not None:
@@ -271,15 +271,41 @@ class PatientMonitor:
         baseline = state.baseline(reading.metric)
         if baseline is None:
             return ScoredReading(reading, 0.0, None, None, False), None
-        x = {"value": reading.value, "hour": reading.time.hour}
+        value, hour = reading.value, reading.time.hour
         warm = baseline.n_seen >= self.config.warmup_readings
-        assessed = baseline.assess(x)
+        assessed = baseline.assess_value(value, hour)
         if usable:
-            baseline.learn_one(x)
+            baseline.learn_value(value, hour)
         if assessed is None:
             return ScoredReading(reading, 0.0, None, None, False), None
         z, lo, hi = assessed
         return ScoredReading(reading, tail_score(z), lo, hi, warm), (z if usable else None)
+
+    @staticmethod
+    def _limit_signal(state: PatientState, reading: Reading, late: bool) -> Signal | None:
+        """The hard-limit signal of a usable reading, unless the policy would ignore it anyway."""
+        limit = limit_for(reading.metric, state.spo2_scale)
+        if limit is None:
+            return None
+        level = limit.level(reading.value)
+        if ignored(state.policy, AlertKind.HARD_LIMIT, _METRIC_NAMES[reading.metric], level):
+            return None
+        return check_limits(reading, state.spo2_scale, late=late)
+
+    def _news2(
+        self, state: PatientState, reading: Reading, ts: float, late: bool, signals: list[Signal]
+    ) -> News2Score | None:
+        """Update the NEWS2 parameters with a usable reading; score the fresh set unless it is late."""
+        tracker = state.news2
+        tracker.observe(METRIC_PARAMETER[reading.metric], reading.value, ts)
+        if late:
+            return None
+        verdict = tracker.verdict(ts, self._fresh_s, state.spo2_scale)
+        if verdict is None:
+            return None
+        if not ignored(state.policy, AlertKind.NEWS2, None, verdict.level):
+            signals.append(verdict.signal(reading.time))
+        return verdict.score
 
     def _anomaly_signal(
         self, state: PatientState, reading: Reading, scored: ScoredReading, z: float, late: bool
@@ -293,13 +319,10 @@ class PatientMonitor:
             if size >= cfg.borderline_z
             else (Level.NORMAL)
         )
+        if ignored(state.policy, AlertKind.ANOMALY, _METRIC_NAMES[reading.metric], level):
+            return None  # the policy has nothing to remember it for: skip the work
         message = ""  # NORMAL signals only feed the policy's window and hysteresis: no text needed
-        if level is Level.NORMAL:
-            if track_key(AlertKind.ANOMALY, reading.metric.value) not in state.policy.tracks:
-                return (
-                    None  # the policy ignores a NORMAL signal it has nothing to remember for: skip the work
-                )
-        else:
+        if level is not Level.NORMAL:
             spec = CATALOGUE[reading.metric]
             message = (
                 f"{spec.display} {reading.value:.4g} {spec.unit} is {'above' if z > 0 else 'below'} this "
@@ -321,7 +344,14 @@ class PatientMonitor:
             state.residuals[metric] = (z, ts)
         window = self._fresh_s
         fresh = {m: rz for m, (rz, rts) in state.residuals.items() if ts - rts <= window}
-        return self.config.multivariate.signal(fresh, time)
+        detector = self.config.multivariate
+        combined = detector.combined_z(fresh)
+        if combined is None:
+            return None
+        normal = combined < detector.abnormal_z and combined < detector.borderline_z
+        if normal and ignored(state.policy, AlertKind.MULTIVARIATE, None, Level.NORMAL):
+            return None  # a NORMAL signal without a track: the policy would drop it
+        return detector.signal(fresh, time)
 
 
 __all__ = ["ANOMALY_METRICS", "MonitorConfig", "MonitorOutput", "PatientMonitor", "PatientState"]

@@ -174,6 +174,32 @@ def score(
     Raises ``ValueError`` naming the parameter for a non-finite value, an unknown ACVPU
     code or an SpO2 scale other than 1 or 2.
     """
+    return _assemble(
+        _subscores(
+            respiration_rate=respiration_rate,
+            spo2=spo2,
+            on_oxygen=on_oxygen,
+            systolic_bp=systolic_bp,
+            pulse=pulse,
+            consciousness=consciousness,
+            temperature=temperature,
+            spo2_scale=spo2_scale,
+        )
+    )
+
+
+def _subscores(
+    *,
+    respiration_rate: float | None = None,
+    spo2: float | None = None,
+    on_oxygen: bool | float | None = None,
+    systolic_bp: float | None = None,
+    pulse: float | None = None,
+    consciousness: str | int | float | None = None,
+    temperature: float | None = None,
+    spo2_scale: int = 1,
+) -> dict[str, int]:
+    """The sub-score of each parameter given, in chart order (see :func:`score`)."""
     sub: dict[str, int] = {}
     if respiration_rate is not None:
         sub["respiration_rate"] = _points(_finite("respiration_rate", respiration_rate), _RESPIRATION)
@@ -192,6 +218,11 @@ def score(
         sub["consciousness"] = _consciousness_points(consciousness)
     if temperature is not None:
         sub["temperature"] = _points(_finite("temperature", temperature), _TEMPERATURE)
+    return sub
+
+
+def _assemble(sub: dict[str, int]) -> News2Score:
+    """The total, band and missing parameters for a set of sub-scores."""
     total = sum(sub.values())
     missing = tuple(p for p in PARAMETERS if p not in sub)
     return News2Score(total, band_for(total, max(sub.values(), default=0)), sub, missing)
@@ -232,18 +263,37 @@ class News2Tracker:
         param = METRIC_PARAMETER.get(reading.metric)
         if param is None or not clinically_usable(reading):
             return
-        ts = reading.time.timestamp()
+        self.observe(param, reading.value, reading.time.timestamp())
+
+    def observe(self, param: str, value: float, ts: float) -> None:
+        """Remember ``value`` of ``param`` measured at epoch second ``ts`` unless a newer one is held."""
         held = self.latest.get(param)
         if held is None or ts >= held[1]:
-            self.latest[param] = (reading.value, ts)
+            self.latest[param] = (value, ts)
 
     def current(self, now: datetime, freshness: timedelta, spo2_scale: int = 1) -> News2Score | None:
         """Score the parameters measured within ``freshness`` before ``now`` (None if none is)."""
-        t, window = now.timestamp(), freshness.total_seconds()
+        verdict = self.verdict(now.timestamp(), freshness.total_seconds(), spo2_scale)
+        return None if verdict is None else verdict.score
+
+    def verdict(self, t: float, window: float, spo2_scale: int = 1) -> News2Verdict | None:
+        """The score and its alert verdict for the parameters measured within ``window`` s before ``t``.
+
+        Verdicts are memoised by their sub-scores (only a few hundred combinations occur), so
+        a new heart rate that leaves every sub-score as it was costs no scoring or wording.
+        The returned score is shared: do not mutate it.
+        """
         fresh = {p: v for p, (v, ts) in self.latest.items() if t - ts <= window}
         if not fresh:
             return None
-        return score(spo2_scale=spo2_scale, **fresh)
+        sub = _subscores(spo2_scale=spo2_scale, **fresh)
+        key = tuple(sub.items())
+        verdict = _VERDICTS.get(key)
+        if verdict is None:
+            if len(_VERDICTS) >= _VERDICTS_MAX:
+                _VERDICTS.clear()
+            verdict = _VERDICTS[key] = _verdict(_assemble(sub))
+        return verdict
 
     def to_dict(self) -> dict[str, list[float]]:
         return {p: [v, ts] for p, (v, ts) in self.latest.items()}
@@ -267,6 +317,37 @@ def to_signal(result: News2Score, time: datetime, *, late: bool = False) -> Sign
     >>> sig.message.split(";")[0]
     'NEWS2 5 (medium risk): pulse 3, temperature 2'
     """
+    return _verdict(result).signal(time, late=late)
+
+
+@dataclass(frozen=True, slots=True)
+class News2Verdict:
+    """A NEWS2 score with what the alert policy makes of it (level, severity, message)."""
+
+    score: News2Score
+    level: Level
+    severity: Severity
+    message: str
+
+    def signal(self, time: datetime, *, late: bool = False) -> Signal:
+        """The alert-policy signal at ``time``."""
+        total = self.score.total
+        return Signal(
+            kind=AlertKind.NEWS2,
+            metric=None,
+            time=time,
+            level=self.level,
+            severity=self.severity,
+            message=self.message,
+            value=float(total),
+            news2_total=total,
+            news2_subscores=dict(self.score.subscores),
+            late=late,
+        )
+
+
+def _verdict(result: News2Score) -> News2Verdict:
+    """Level, severity and message for a score (see :func:`to_signal`)."""
     if result.band is Band.HIGH:
         level, severity = Level.ABNORMAL, Severity.HIGH
     elif result.band in (Band.MEDIUM, Band.LOW_MEDIUM):
@@ -277,15 +358,9 @@ def to_signal(result: News2Score, time: datetime, *, late: bool = False) -> Sign
     if result.partial:
         missing = ", ".join(p.replace("_", " ") for p in result.missing)
         message += f"; partial: {missing} not measured recently"
-    return Signal(
-        kind=AlertKind.NEWS2,
-        metric=None,
-        time=time,
-        level=level,
-        severity=severity,
-        message=message,
-        value=float(result.total),
-        news2_total=result.total,
-        news2_subscores=dict(result.subscores),
-        late=late,
-    )
+    return News2Verdict(result, level, severity, message)
+
+
+_VERDICTS: dict[tuple[tuple[str, int], ...], News2Verdict] = {}
+"""Memo of :meth:`News2Tracker.verdict` by sub-scores (and so by SpO2 scale as well)."""
+_VERDICTS_MAX = 8192

@@ -192,9 +192,28 @@ class _Track:
         )
 
 
+_TRACK_KEYS_MADE: dict[tuple[AlertKind, str | None], str] = {}
+"""Memo of :func:`track_key` (a few dozen kind/metric pairs): the hot path skips the f-string."""
+
+
 def track_key(kind: AlertKind, metric: str | None) -> str:
     """The policy's key for one alert track: kind and metric (``"anomaly|heart_rate"``)."""
-    return f"{kind.value}|{metric or ''}"
+    key = _TRACK_KEYS_MADE.get((kind, metric))
+    if key is None:
+        key = _TRACK_KEYS_MADE[(kind, metric)] = f"{kind.value}|{metric or ''}"
+    return key
+
+
+def ignored(state: PolicyState, kind: AlertKind, metric: str | None, level: Level) -> bool:
+    """True when :meth:`AlertPolicy.observe` would do nothing at all with such a signal.
+
+    A NORMAL or BORDERLINE signal for a (kind, metric) without a track is dropped by the
+    policy, so detectors may skip building it (its message, evidence and record).
+    """
+    if level is Level.ABNORMAL:
+        return False
+    tracks = state.tracks
+    return not tracks or track_key(kind, metric) not in tracks  # most patients have no track at all
 
 
 def _unkey(key: str) -> tuple[AlertKind, str | None]:
@@ -479,4 +498,13 @@ class AlertPolicy:
         )
 
 
-__all__ = ["CLINICAL_KINDS", "AlertPolicy", "Level", "PolicyConfig", "PolicyState", "Signal"]
+__all__ = [
+    "CLINICAL_KINDS",
+    "AlertPolicy",
+    "Level",
+    "PolicyConfig",
+    "PolicyState",
+    "Signal",
+    "ignored",
+    "track_key",
+]

@@ -155,6 +155,20 @@ class QualityState:
         return cls({k: _Stream.from_dict(v) for k, v in d["s"].items()}, _Wear.from_dict(d["w"]))
 
 
+_STREAM_KEYS_MADE: dict[tuple[str, Metric], str] = {}
+_STREAM_KEYS_MAX = 65_536
+
+
+def _stream_key(device_id: str, metric: Metric) -> str:
+    """``"device|metric"``, the key of a stream in :class:`QualityState` (memoised: the hot path)."""
+    key = _STREAM_KEYS_MADE.get((device_id, metric))
+    if key is None:
+        if len(_STREAM_KEYS_MADE) >= _STREAM_KEYS_MAX:
+            _STREAM_KEYS_MADE.clear()
+        key = _STREAM_KEYS_MADE[(device_id, metric)] = f"{device_id}|{metric.value}"
+    return key
+
+
 def _name(metric: Metric) -> str:
     return CATALOGUE[metric].display.lower()
 
@@ -183,23 +197,28 @@ class QualityMonitor:
         ``late`` (or a ``late`` quality flag) marks the signals as coming from late data.
         """
         signals: list[Signal] = []
-        if not reading.quality & _OFF:  # off the body: no data for gaps or wear
+        flags = reading.quality
+        if not flags or flags.isdisjoint(_OFF):  # off the body: no data for gaps or wear
             self._observe(state, reading, signals)
-        if late or Quality.LATE in reading.quality:
+        if signals and (late or Quality.LATE in flags):
             return [replace(s, late=True) for s in signals]
         return signals
 
     def _observe(self, state: QualityState, reading: Reading, signals: list[Signal]) -> None:
-        self._wear(state, reading, signals)
-        key = f"{reading.device_id}|{reading.metric.value}"
+        t = reading.time.timestamp()
+        self._wear(state, reading, t, signals)
+        key = _stream_key(reading.device_id, reading.metric)
         stream = state.streams.get(key)
         if stream is None:
             stream = state.streams[key] = _Stream()
-        t = reading.time.timestamp()
         if t <= stream.last:
             return  # out of order or repeated: says nothing about cadence or sequence
         self._cadence(stream, reading, t, signals)
-        if Quality.IMPLAUSIBLE in reading.quality:
+        flags = reading.quality
+        if not flags:  # the usual case: a clean reading
+            self._flatline(stream, reading, signals)
+            self._jump(stream, reading, t, signals)
+        elif Quality.IMPLAUSIBLE in flags:
             stream.tail = self.config.jump_normal_tail
             why = f"Implausible {_name(reading.metric)} value {reading.value:g}"
             signals.append(self._signal(AlertKind.IMPLAUSIBLE, reading, Level.ABNORMAL, why))
@@ -259,8 +278,10 @@ class QualityMonitor:
     def _cadence(self, stream: _Stream, reading: Reading, t: float, signals: list[Signal]) -> None:
         if math.isfinite(stream.last):
             gap = t - stream.last
-            stream.intervals.append(round(gap, 1))
-            del stream.intervals[: -self.config.intervals_kept]
+            intervals, kept = stream.intervals, self.config.intervals_kept
+            intervals.append(round(gap, 1))
+            if len(intervals) > kept:
+                del intervals[:-kept]
             if stream.in_gap:
                 stream.in_gap = False
                 why = f"{_title(reading.metric)} data resumed after {_minutes(gap)}"
@@ -308,10 +329,10 @@ class QualityMonitor:
             stream.tail -= 1
             signals.append(self._signal(AlertKind.IMPLAUSIBLE, reading, Level.NORMAL, "Plausible change"))
 
-    def _wear(self, state: QualityState, reading: Reading, signals: list[Signal]) -> None:
+    def _wear(self, state: QualityState, reading: Reading, t: float, signals: list[Signal]) -> None:
         if reading.metric is not self.config.wear_metric or reading.source is not Source.WEARABLE:
             return
-        wear, t = state.wear, reading.time.timestamp()
+        wear = state.wear
         day = int(t // _DAY)
         if wear.day is None:
             wear.day = day

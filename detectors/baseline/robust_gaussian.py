@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,10 +77,16 @@ class RobustGaussianBaseline(AnomalyDetector):
     @property
     def sd(self) -> float:
         """The learned standard deviation, floored at ``min_sd``."""
-        return max(self._m.sd, self.min_sd)
+        m = self._m
+        var = m.sq - m.mean * m.mean
+        return max(math.sqrt(var) if var > 0.0 else 0.0, self.min_sd)
 
     def center(self, x: Mapping[Any, Any]) -> float:
         """The expected value (here the EW mean; subclasses add context)."""
+        return self.center_at(x.get("hour"))
+
+    def center_at(self, hour: int | None) -> float:
+        """The expected value at an hour of the day (here the EW mean; subclasses add the hour)."""
         return self._m.mean
 
     def _alpha(self) -> float:
@@ -92,7 +99,11 @@ class RobustGaussianBaseline(AnomalyDetector):
         return min(max(value, center - reach), center + reach)
 
     def learn_one(self, x: Mapping[Any, Any]) -> None:
-        self._m.update(self._winsorise(float(x["value"]), self._m.mean), self._alpha())
+        self.learn_value(float(x["value"]), x.get("hour"))
+
+    def learn_value(self, value: float, hour: int | None = None) -> None:
+        """:meth:`learn_one` without the dict: the stream's hot path."""
+        self._m.update(self._winsorise(value, self._m.mean), self._alpha())
 
     def residual(self, x: Mapping[Any, Any]) -> float:
         """Signed z-score of ``x["value"]`` against the baseline (0 before anything was learned)."""
@@ -112,11 +123,15 @@ class RobustGaussianBaseline(AnomalyDetector):
 
     def assess(self, x: Mapping[Any, Any]) -> tuple[float, float, float] | None:
         """``(z, expected_low, expected_high)`` in one pass (None before anything was learned)."""
+        return self.assess_value(float(x["value"]), x.get("hour"))
+
+    def assess_value(self, value: float, hour: int | None = None) -> tuple[float, float, float] | None:
+        """:meth:`assess` without the dict: the stream's hot path."""
         if self._m.n == 0:
             return None
-        c, sd = self.center(x), self.sd
+        c, sd = self.center_at(hour), self.sd
         half = self.band_k * sd
-        return (float(x["value"]) - c) / sd, c - half, c + half
+        return (value - c) / sd, c - half, c + half
 
     def to_state(self) -> list[float]:
         """The learned numbers (not the parameters) as a short list."""

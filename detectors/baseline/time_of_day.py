@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from detectors.baseline.moments import EWMoments
@@ -65,8 +64,7 @@ class TimeOfDayBaseline(RobustGaussianBaseline):
         self.shrink = shrink
         self._offsets = [EWMoments() for _ in range(buckets)]
 
-    def _bucket(self, x: Mapping[Any, Any]) -> int | None:
-        hour = x.get("hour")
+    def _bucket(self, hour: int | None) -> int | None:
         return None if hour is None else int(hour) * self.buckets // 24
 
     def _offset(self, b: int | None) -> float:
@@ -75,13 +73,14 @@ class TimeOfDayBaseline(RobustGaussianBaseline):
         o = self._offsets[b]
         return o.mean * o.n / (o.n + self.shrink)
 
-    def center(self, x: Mapping[Any, Any]) -> float:
-        return self._m.mean + self._offset(self._bucket(x))
+    def center_at(self, hour: int | None) -> float:
+        return self._m.mean + self._offset(self._bucket(hour))
 
-    def learn_one(self, x: Mapping[Any, Any]) -> None:
-        b = self._bucket(x)
-        value = self._winsorise(float(x["value"]), self.center(x))
-        deseasonalised = value - self._offset(b)
+    def learn_value(self, value: float, hour: int | None = None) -> None:
+        b = self._bucket(hour)
+        offset = self._offset(b)
+        value = self._winsorise(value, self._m.mean + offset)
+        deseasonalised = value - offset
         alpha = self._alpha()
         self._m.update(deseasonalised, alpha)
         if b is not None:

@@ -126,16 +126,26 @@ def _evaluate_data(
     seed: int,
     episode_kind: str | None,
 ) -> Evaluation:
+    from datetime import timedelta
+
     from detectors.cohort import CohortMonitor
-    from detectors.evaluation import evaluate, run_cohort
+    from detectors.evaluation import Hysteresis, evaluate, run_cohort
     from detectors.monitor import PatientMonitor
 
+    config = _monitor_config_for(data)
+    p = config.policy
+    hysteresis = Hysteresis(
+        p.resolve_after_normal,
+        None if p.resolve_after_minutes is None else timedelta(minutes=p.resolve_after_minutes),
+    )
     if data is Data.SIM:
         from ingest.simulator import CohortConfig, simulate_cohort
 
         sim = simulate_cohort(CohortConfig(patients=patients, days=days, seed=seed))
-        cohort = CohortMonitor(PatientMonitor(_monitor_config_for(data)), profiles=sim.profiles)
-        run = run_cohort(cohort, (r for r in sim.readings() if _in_split(r.patient_id, split)))
+        cohort = CohortMonitor(PatientMonitor(config), profiles=sim.profiles)
+        run = run_cohort(
+            cohort, (r for r in sim.readings() if _in_split(r.patient_id, split)), hysteresis=hysteresis
+        )
         episodes = sim.episodes
     else:
         from ingest.readers import open_reader
@@ -144,9 +154,9 @@ def _evaluate_data(
         if path is None or not path.is_file():
             raise typer.BadParameter(f"{path}: no such file", param_hint="--input")
         reader = open_reader(path, "physionet2019")
-        cohort = CohortMonitor(PatientMonitor(_monitor_config_for(data)))
+        cohort = CohortMonitor(PatientMonitor(config))
         readings = (r for r in reader if isinstance(r, Reading) and _in_split(r.patient_id, split))
-        run = run_cohort(cohort, readings)
+        run = run_cohort(cohort, readings, hysteresis=hysteresis)
         episodes = list(reader.labels)  # known once the file has been read
     labelled = {e.patient_id for e in episodes}
     chosen = [e for e in episodes if e.patient_id in run.exposure and episode_kind in (None, e.kind)]

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from detectors.cohort import CohortMonitor
-from detectors.evaluation import ANY_CLINICAL, NEWS2_COMPARATOR, Alert, evaluate, run_cohort
+from detectors.evaluation import (
+    ANY_CLINICAL,
+    NEWS2_COMPARATOR,
+    NEWS2_MATCHED,
+    Alert,
+    Hysteresis,
+    evaluate,
+    run_cohort,
+)
 from detectors.monitor import MonitorConfig, PatientMonitor
 from ingest.episodes import Episode
 from ingest.reading import make_reading
@@ -60,3 +68,26 @@ def test_run_cohort_collects_news2_comparator_and_any_clinical() -> None:
     assert [a.time for a in comparator] == [T + 1 * H, T + 6 * H]
     assert [a for a in run.alerts if a.label == ANY_CLINICAL], "hard limit / NEWS2 alerts are clinical"
     assert run.readings == len(readings) and run.exposure["p1"] == (T, T + 9 * H)
+
+
+def test_same_hysteresis_comparator_counts_episodes_like_the_policy() -> None:
+    # NEWS2 >= 5 at hours 1, 3 and 8 (pulse 135 + temperature 39.5), normal otherwise
+    high = {1, 3, 8}
+    readings = []
+    for i in range(10):
+        hr, temp = (135, 39.5) if i in high else (75, 37.0)
+        t = T + i * H
+        readings.append(make_reading(patient_id="p1", device_id="d", metric="heart_rate", value=hr, time=t))
+        readings.append(
+            make_reading(patient_id="p1", device_id="d", metric="temperature", value=temp, time=t)
+        )
+    monitor = PatientMonitor(MonitorConfig())
+    plain = run_cohort(CohortMonitor(monitor), readings, hysteresis=Hysteresis(1, None))
+    assert [a.time for a in plain.alerts if a.label == NEWS2_MATCHED] == [
+        a.time for a in plain.alerts if a.label == NEWS2_COMPARATOR
+    ]
+    sticky = run_cohort(CohortMonitor(monitor), readings, hysteresis=Hysteresis(4, 3 * H))
+    # the gap from hour 1 to 3 is bridged (fewer than 4 normal readings, < 3 h); 3 to 8 is not
+    assert [a.time for a in sticky.alerts if a.label == NEWS2_MATCHED] == [T + 1 * H, T + 8 * H]
+    ev = evaluate(sticky.alerts, [], sticky.exposure)
+    assert [r.label for r in ev.rows][:2] == [NEWS2_COMPARATOR, NEWS2_MATCHED]
