@@ -204,15 +204,23 @@ class AlertsWriter:
     @property
     def rows(self) -> list[AlertRow]:
         """The alerts so far, ordered by patient and start time."""
-        return sorted(
-            self._rows.values(), key=lambda r: (r.first.patient_id, r.first.start, r.first.alert_id)
-        )
+        return sorted(self._rows.values(), key=alert_order)
 
     def close(self) -> None:
-        out = _BatchedCsv(self._stream, ALERTS_COLUMNS)
-        for row in self.rows:
-            out.add(row.as_tuple())
-        out.flush()
+        write_alert_rows(self._stream, self.rows)
+
+
+def alert_order(row: AlertRow) -> tuple[str, datetime, str]:
+    """The order of ``alerts.csv``: patient, start, alert id."""
+    return (row.first.patient_id, row.first.start, row.first.alert_id)
+
+
+def write_alert_rows(stream: IO[str], rows: Iterable[AlertRow]) -> None:
+    """Write ``alerts.csv`` (header and the rows, already in :func:`alert_order`)."""
+    out = _BatchedCsv(stream, ALERTS_COLUMNS)
+    for row in rows:
+        out.add(row.as_tuple())
+    out.flush()
 
 
 class RejectedWriter:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +28,16 @@ from ingest.reading import Reading, Rejection, Source, parse_time
 
 @dataclass(frozen=True, slots=True)
 class RejectedRow:
-    """An input row that could not become a reading: where (``file:line``), why, and the raw text."""
+    """An input row that could not become a reading: where (``file:line``), why, and the raw text.
+
+    ``patient_id`` is the row's patient when the reader knew it (a sharded replay records the
+    rejection in that patient's shard); None otherwise.
+    """
 
     location: str
     reason: str
     raw: str
+    patient_id: str | None = None
 
 
 Item = Reading | RejectedRow
@@ -57,6 +62,9 @@ class Reader(ABC):
         self.options = options
         self._labels: list[Episode] = []
         self._profiles: list[PatientProfile] = []
+        self.keep: Callable[[str], bool] | None = None
+        """If set, a reader may skip (not parse, not yield) the readings and rejections of patients
+        for whom it is false (a sharded replay's other shards); labels and profiles stay complete."""
 
     @abstractmethod
     def __iter__(self) -> Iterator[Item]: ...
@@ -74,9 +82,14 @@ class Reader(ABC):
         return f"{(path or self.path).name}:{line}"
 
     def rejected(
-        self, line: int, rejection: Rejection | ValueError, raw: str, path: Path | None = None
+        self,
+        line: int,
+        rejection: Rejection | ValueError,
+        raw: str,
+        path: Path | None = None,
+        patient_id: str | None = None,
     ) -> RejectedRow:
-        return RejectedRow(self.where(line, path), str(rejection), raw.rstrip("\r\n"))
+        return RejectedRow(self.where(line, path), str(rejection), raw.rstrip("\r\n"), patient_id)
 
 
 def open_text(path: Path) -> IO[str]:

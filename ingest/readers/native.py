@@ -106,19 +106,27 @@ class JsonlReader(_NativeReader):
 
     def __iter__(self) -> Iterator[Item]:
         self._load_siblings()
+        keep = self.keep
         with open_text(self.path) as fh:
             for line_no, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
+                patient = None
                 try:
                     record = orjson.loads(line)
                     if not isinstance(record, dict):
                         raise Rejection("$", "each line must be a JSON object")
+                    if keep is not None:
+                        patient = record.get("patient_id") or self.options.patient
+                        if not isinstance(patient, str):
+                            patient = None
+                        elif not keep(patient):
+                            continue
                     yield native_reading(record, self.options)
                 except orjson.JSONDecodeError as exc:
                     yield self.rejected(line_no, Rejection("$", f"not valid JSON ({exc})"), line)
                 except Rejection as rej:
-                    yield self.rejected(line_no, rej, line)
+                    yield self.rejected(line_no, rej, line, patient_id=patient)
 
 
 class CsvReader(_NativeReader):

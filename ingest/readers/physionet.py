@@ -72,6 +72,7 @@ class PhysionetReader(Reader):
         self._labels.clear()
         self._profiles.clear()
         stay: _Stay | None = None
+        keep, kept = self.keep, False
         with open_text(self.path) as fh:
             rows = csv.DictReader(fh)
             missing = [c for c in REQUIRED if c not in (rows.fieldnames or ())]
@@ -81,16 +82,18 @@ class PhysionetReader(Reader):
                 )
             for row in rows:
                 line_no = rows.line_num
-                raw = ",".join(str(v) for v in row.values())
                 try:
                     patient_id, when = self._key(row)
                 except Rejection as rej:
-                    yield self.rejected(line_no, rej, raw)
+                    yield self.rejected(line_no, rej, ",".join(str(v) for v in row.values()))
                     continue
                 if stay is None or stay.patient_id != patient_id:
                     self._finish(stay)
                     stay = _Stay(patient_id)
+                    kept = keep is None or keep(patient_id)
                 self._note(stay, row, when)
+                if not kept:
+                    continue
                 for column, metric in COLUMNS.items():
                     cell = (row[column] or "").strip()
                     if not cell:
@@ -106,7 +109,10 @@ class PhysionetReader(Reader):
                             source=self.options.source,
                         )
                     except Rejection as rej:
-                        yield self.rejected(line_no, Rejection(column, rej.reason), raw)
+                        raw = ",".join(str(v) for v in row.values())  # only when needed
+                        yield self.rejected(
+                            line_no, Rejection(column, rej.reason), raw, patient_id=patient_id
+                        )
         self._finish(stay)
 
     @staticmethod

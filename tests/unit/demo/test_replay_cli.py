@@ -140,3 +140,28 @@ def test_a_bad_threshold_is_refused_with_its_name(tmp_path: Path) -> None:
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "persist" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("physionet_small.csv", "physionet2019"), ("readings.jsonl", "jsonl")]
+)
+def test_workers_shard_patients_without_changing_results(tmp_path: Path, name: str, fmt: str) -> None:
+    """--workers N gives the same alerts, rejections and scores (scores.csv rows grouped by shard)."""
+    one = _replay(tmp_path / "one", str(REPLAY / name), "--format", fmt)
+    many = _replay(tmp_path / "many", str(REPLAY / name), "--format", fmt, "--workers", "3")
+    for name_ in ("alerts.csv", "rejected.csv"):
+        assert (many / name_).read_bytes() == (one / name_).read_bytes()
+    scores = _check_scores(many)
+    assert sorted(map(str, scores)) == sorted(map(str, _rows(one / "scores.csv")))
+    assert not list(many.glob(".shard-*"))  # the workers' folders are removed
+
+
+def test_workers_cannot_write_to_influx(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from vigil.replay import ReplayOptions, run_replay
+    from vigil.settings import load_settings
+
+    opts = ReplayOptions(input=REPLAY / "readings.jsonl", fmt="jsonl", out=tmp_path, report=False, workers=2)
+    with pytest.raises(ValueError, match="workers"):
+        run_replay(opts, load_settings(), Console(quiet=True), extra_sinks=[object()])  # type: ignore[list-item]

@@ -126,3 +126,27 @@ def test_open_reader_names_bad_format_and_path(tmp_path: Path) -> None:
         open_reader(tmp_path, "xml")
     with pytest.raises(ValueError, match="does not exist"):
         open_reader(tmp_path / "missing.jsonl", "jsonl")
+
+
+def test_jsonl_keep_skips_other_patients_and_tags_rejections(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    rec = {
+        "device_id": "d",
+        "metric": "heart_rate",
+        "value": 70,
+        "unit": "/min",
+        "time": "2024-01-01T00:00:00Z",
+    }
+    lines = [
+        orjson.dumps(rec | {"patient_id": "a"}),
+        orjson.dumps(rec | {"patient_id": "b"}),
+        orjson.dumps(rec | {"patient_id": "b", "value": "x"}),
+        b"{not json",
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    reader = open_reader(path, "jsonl")
+    reader.keep = lambda patient_id: patient_id == "b"
+    items = list(reader)
+    assert [i.patient_id for i in items if isinstance(i, Reading)] == ["b"]
+    rejected = [(i.location, i.patient_id) for i in items if isinstance(i, RejectedRow)]
+    assert rejected == [("r.jsonl:3", "b"), ("r.jsonl:4", None)]

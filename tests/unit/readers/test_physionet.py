@@ -78,3 +78,16 @@ def test_first_20k_lines_of_the_shared_file(tmp_path: Path) -> None:
             if f"pn-{r['patient']}" == label.patient_id and r["SepsisLabel"] == "1"
         )
         assert label.start == EPOCH + timedelta(hours=first)
+
+
+def test_keep_skips_other_patients_but_keeps_labels_and_profiles(tmp_path: Path) -> None:
+    path = tmp_path / "pn.csv"
+    path.write_text(HEADER + "p1,80,x,,,,,,60,0,1,1\np2,70,y,,,,,,45,1,1,0\n,70,,,,,,,45,1,1,0\n")
+    reader = open_reader(path, "physionet2019")
+    reader.keep = lambda patient_id: patient_id == "pn-p2"
+    items = list(reader)
+    assert [i.patient_id for i in items if isinstance(i, Reading)] == ["pn-p2"]
+    rejected = [i for i in items if isinstance(i, RejectedRow)]
+    assert [(r.location, r.patient_id) for r in rejected] == [("pn.csv:3", "pn-p2"), ("pn.csv:4", None)]
+    assert [p.patient_id for p in reader.profiles] == ["pn-p1", "pn-p2"]
+    assert [e.patient_id for e in reader.labels] == ["pn-p1"]
