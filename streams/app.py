@@ -68,6 +68,10 @@ def create_app(settings: Settings, *, worker_id: str | None = None, **topology_o
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # a batch's outputs (scores, alerts, changelog) go out in few large requests
+        producer_linger_ms=5,
+        producer_max_batch_size=1024 * 1024,
+        producer_max_request_size=4 * 1024 * 1024,
         web_enabled=False,
         web_port=w.web_port,
         autodiscover=False,

@@ -27,7 +27,7 @@ from influxdb_client import Point
 from detectors.events import Acknowledgement, AlertEvent, ScoredReading
 from ingest.episodes import PatientProfile
 from ingest.reading import Reading
-from streams.points import alert_point, news2_point, reading_point
+from streams.points import alert_point, news2_line, reading_line
 
 
 class MonitorOutputLike(Protocol):
@@ -91,10 +91,11 @@ class StageResult:
     watermarks: dict[int, datetime] = field(default_factory=dict)
     duplicates: int = 0
 
-    def points(self, ack_base_url: str) -> list[Point]:
-        """InfluxDB points for the batch: readings (scored), NEWS2 and alert transitions."""
-        pts = [reading_point(r, s) for r, s in self.readings]
-        pts.extend(news2_point(r.patient_id, r.time, r.reading_id, n) for r, n in self.news2)
+    def points(self, ack_base_url: str) -> list[Point | str]:
+        """InfluxDB points for the batch: readings (scored), NEWS2 and alert transitions (the per-reading
+        ones as ready-made line protocol)."""
+        pts: list[Point | str] = [reading_line(r, s) for r, s in self.readings]
+        pts.extend(news2_line(r.patient_id, r.time, r.reading_id, n) for r, n in self.news2)
         pts.extend(alert_point(e, ack_base_url) for e in self.events)
         return pts
 
@@ -124,6 +125,15 @@ class DetectStage:
         self.state_from_bytes = state_from_bytes
         self.tick_every = tick_every
         self.profile_for = profile_for or (lambda pid: PatientProfile(patient_id=pid))
+        self.cache: dict[str, tuple[bytes, Any]] = {}
+        """patient -> (state bytes, the decoded state they encode): saves decoding the state of every
+        patient in every batch. An entry is used only when the stored bytes are exactly the cached
+        ones, and it is taken out while a batch works on the state (a failed batch cannot leave a
+        half-updated object behind)."""
+
+    def forget(self) -> None:
+        """Drop the decoded states (call when partitions are revoked: the table is the truth)."""
+        self.cache.clear()
 
     def run(self, items: Sequence[tuple[int, Reading]], view: StateView) -> StageResult:
         """Process ``(partition, reading)`` pairs in order."""
@@ -162,8 +172,11 @@ class _Batch:
         if hit is not None:
             return hit[1]
         data = self.view.state_bytes(patient_id, partition)
+        cached = self.stage.cache.pop(patient_id, None)
         if data is None:
             st = self.stage.monitor.new_state(self.stage.profile_for(patient_id))
+        elif cached is not None and cached[0] == data:
+            st = cached[1]
         else:
             st = self.stage.state_from_bytes(data)
         self.loaded[patient_id] = (partition, st, data)
@@ -184,8 +197,10 @@ class _Batch:
 
     def finish(self) -> StageResult:
         """Encode the states that changed (unchanged ones are not rewritten to the changelog)."""
+        cache = self.stage.cache
         for pid, (part, st, before) in self.loaded.items():
             data = st.to_bytes()
             if data != before:
                 self.result.states[pid] = (part, data)
+            cache[pid] = (data, st)
         return self.result

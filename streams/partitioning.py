@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,12 @@ def partition_for(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner picks for ``key`` among ``partitions``."""
     all_partitions = list(range(partitions))
     return int(_PARTITIONER(key, all_partitions, all_partitions))
+
+
+@functools.lru_cache(maxsize=200_000)
+def cached_partition(key: bytes, partitions: int) -> int:
+    """:func:`partition_for`, memoised (keys are patient ids: a bounded set, hashed once each)."""
+    return partition_for(key, partitions)
 
 
 @contextmanager

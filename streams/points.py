@@ -131,3 +131,90 @@ def ack_point(ack: Acknowledgement) -> Point:
 def _optional(p: Point, name: str, value: float | None) -> None:
     if value is not None:
         p.field(name, float(value))
+
+
+# -- line protocol without Point objects (the per-reading hot path) ------------------------------------
+# Same bytes as ``reading_point(...).to_line_protocol()`` / ``news2_point(...)`` (checked in
+# tests/unit/streams/test_points_lines.py), at a fraction of the cost: no Point, no per-field sort.
+_TAG_ESCAPE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_STR_ESCAPE = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+
+def _tag(value: str) -> str:
+    v = value.translate(_TAG_ESCAPE)
+    return v + " " if v.endswith("\\") else v
+
+
+def _str(value: str) -> str:
+    return '"' + value.translate(_STR_ESCAPE) + '"'
+
+
+def _float(value: float | None) -> str | None:
+    if value is None:
+        return None
+    v = float(value)
+    if v != v or v in (float("inf"), float("-inf")):
+        return None
+    text = str(v)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _line(measurement: str, tags: list[tuple[str, str]], fields: list[tuple[str, str | None]], t: int) -> str:
+    """``tags`` and ``fields`` already sorted by name; ``None`` fields and empty tags are left out."""
+    tag_text = "".join(f",{k}={_tag(v)}" for k, v in tags if v)
+    field_text = ",".join(f"{k}={v}" for k, v in fields if v is not None)
+    return f"{measurement}{tag_text} {field_text} {t}"
+
+
+def reading_line(reading: Reading, scored: ScoredReading | None = None) -> str:
+    """:func:`reading_point` as line protocol.
+
+    >>> from datetime import UTC, datetime
+    >>> from ingest.reading import make_reading
+    >>> t = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    >>> r = make_reading(patient_id="p-1", device_id="ox-1", metric="spo2", value=95, reading_id="r-00000001",
+    ...                  time=t, received=t)
+    >>> reading_line(r) == reading_point(r).to_line_protocol()
+    True
+    """
+    fields: list[tuple[str, str | None]] = []
+    if scored is not None:
+        fields += [
+            (s.F_EXPECTED_HIGH, _float(scored.expected_high)),
+            (s.F_EXPECTED_LOW, _float(scored.expected_low)),
+        ]
+    fields += [
+        (s.F_QUALITY, _str(",".join(sorted(q.value for q in reading.quality)))),
+        (s.F_READING_ID, _str(reading.reading_id)),
+    ]
+    if scored is not None:
+        fields.append((s.F_SCORE, _float(scored.score)))
+    fields += [
+        (s.F_SOURCE, _str(reading.source.value)),
+        (s.F_USABLE, _bool(reading.usable)),
+        (s.F_VALUE, _float(reading.value)),
+    ]
+    if scored is not None:
+        fields.append((s.F_WARM, _bool(scored.warm)))
+    tags = [
+        (s.TAG_DEVICE, reading.device_id),
+        (s.TAG_METRIC, reading.metric.value),
+        (s.TAG_PATIENT, reading.patient_id),
+    ]
+    return _line(s.READING, tags, fields, s.ns_time(reading.time, reading.reading_id))
+
+
+def news2_line(patient_id: str, time: datetime, record_id: str, news2: News2Like) -> str:
+    """:func:`news2_point` as line protocol."""
+    fields: list[tuple[str, str | None]] = [
+        (s.F_BAND, _str(str(getattr(news2.band, "value", news2.band)))),
+        (s.F_PARTIAL, _bool(bool(news2.partial))),
+    ]
+    fields += [(s.F_SUBSCORE_PREFIX + name, f"{int(sub)}i") for name, sub in news2.subscores.items()]
+    fields.append((s.F_TOTAL, f"{int(news2.total)}i"))
+    fields.sort()
+    return _line(s.NEWS2, [(s.TAG_PATIENT, patient_id)], fields, s.ns_time(time, record_id))

@@ -38,7 +38,7 @@ from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
 from streams.influx_sink import InfluxRejected, InfluxSink
 from streams.metrics import PipelineMetrics
-from streams.partitioning import event_context, partition_for
+from streams.partitioning import cached_partition, event_context, partition_for
 from streams.points import ack_point
 from streams.validate import validate_raw
 from vigil.settings import Settings
@@ -51,6 +51,8 @@ WATERMARK_PREFIX = b"~wm:"
 OFFSET_PREFIX = b"~off:"
 SOURCE_PREFIX = b"~src:"
 SOURCE_HEADER = "vigil-source"
+Record = tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]
+"""An output record: key, value, headers."""
 """Header on a validated reading: ``<raw partition>:<raw offset>:<item index>`` it came from."""
 METRICS_INTERVAL_S = 10.0
 
@@ -220,6 +222,7 @@ class Topology:
 
     async def _on_revoked(self, *args: Any, **kwargs: Any) -> None:
         self._index.clear()
+        self.stage.forget()
 
     async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
         """Graceful stop (consumer already stopped): give queued annotations a moment, close InfluxDB."""
@@ -246,19 +249,18 @@ class Topology:
 
     # -- agents ------------------------------------------------------------------------------------
     async def _validate(self, events: Sequence[Any]) -> None:
-        sends: list[Awaitable[Any]] = []
+        out: list[Record] = []
+        dead_out: list[Record] = []
         rejected = 0
         for ev in events:
             readings, dead = validate_raw(ev.value, location(ev))
             source = f"{ev.message.partition}:{ev.message.offset}"
             for i, r in enumerate(readings):
-                headers = {SOURCE_HEADER: f"{source}:{i}".encode()}
-                sends.append(
-                    await self.readings.send(key=r.patient_id.encode(), value=r.to_json(), headers=headers)
-                )
-            for d in dead:
-                sends.append(await self.dead_letter.send(key=ev.key, value=d.to_json()))
+                out.append((r.patient_id.encode(), r.to_json(), [(SOURCE_HEADER, f"{source}:{i}".encode())]))
+            dead_out.extend((ev.key, d.to_json(), None) for d in dead)
             rejected += len(dead)
+        sends = await self.send_records(self.readings, out)
+        sends += await self.send_records(self.dead_letter, dead_out)
         await asyncio.gather(*sends)
         self.metrics.batch(rejected=rejected, dead_letters=rejected)
 
@@ -268,12 +270,10 @@ class Topology:
         items, dead = self._decode(view.fresh(view.unprocessed(events)), decode_reading, "detect")
         result = self.stage.run(items, view)
         await self._store_points(result.points(self.settings.grafana.ack_base_url), dead, events)
-        scores: list[Awaitable[Any]] = []
-        for r, scored in result.readings:
-            if scored is not None:
-                scores.append(
-                    await self.scores.send(key=r.patient_id.encode(), value=encode(scored.to_dict()))
-                )
+        scores = await self.send_records(
+            self.scores,
+            [(r.patient_id.encode(), encode(s.to_dict()), None) for r, s in result.readings if s is not None],
+        )
         await self._deliver_then_store(result, dead, scores, view)
         for e in result.events:
             self.annotations.offer(e)
@@ -288,13 +288,47 @@ class Topology:
         view = TableStateView(self, events)
         items, dead = self._decode(view.unprocessed(events), decode_ack, "acknowledge")
         result = self.stage.acknowledge(items, view)
-        points: list[Point] = [ack_point(a) for _, a in items]
+        points: list[Point | str] = [ack_point(a) for _, a in items]
         points.extend(result.points(self.settings.grafana.ack_base_url))
         await self._store_points(points, dead, events)
         await self._deliver_then_store(result, dead, [], view)
         self.metrics.batch(alerts=len(result.events), dead_letters=len(dead))
 
     # -- helpers -----------------------------------------------------------------------------------
+    async def send_records(self, topic: faust.TopicT, records: Sequence[Record]) -> list[Awaitable[Any]]:
+        """Hand a batch's records for ``topic`` to the producer; returns delivery futures (the caller
+        awaits them before acknowledging the batch).
+
+        Records are grouped by partition (Kafka's default partitioner of the key, as everywhere, so
+        per-key order is kept) into aiokafka ``create_batch``/``send_batch`` record batches: one
+        producer call per partition instead of one ``topic.send`` per record (Faust message objects,
+        callbacks and an aiokafka metadata check each).
+        """
+        if not records:
+            return []
+        name = topic.get_topic_name()
+        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        by_partition: dict[int, list[Record]] = {}
+        unkeyed = 0
+        for rec in records:
+            if rec[0] is None:  # no key: spread like the default partitioner would (round robin)
+                part, unkeyed = unkeyed % self.partitions, unkeyed + 1
+            else:
+                part = cached_partition(rec[0], self.partitions)
+            by_partition.setdefault(part, []).append(rec)
+        futures: list[Awaitable[Any]] = []
+        for part, recs in by_partition.items():
+            batch = producer.create_batch()
+            for key, value, headers in recs:
+                if batch.append(key=key, value=value, timestamp=None, headers=headers or []) is None:
+                    futures.append(await producer.send_batch(batch, name, partition=part))
+                    batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None, headers=headers or []) is None:
+                        raise ValueError(f"record of {len(value)} bytes exceeds the producer's batch size")
+            if batch.record_count():
+                futures.append(await producer.send_batch(batch, name, partition=part))
+        return futures
+
     def _decode(
         self, events: Iterable[Any], decode: Callable[[bytes | None], Any], stage: str
     ) -> tuple[list[tuple[int, Any]], list[DeadLetter]]:
@@ -311,17 +345,18 @@ class Topology:
     ) -> None:
         """Send alerts and dead letters, wait until Kafka has every output record, then write the state."""
         base = self.settings.grafana.ack_base_url.rstrip("/")
+        alerts: list[Record] = []
         for e in result.events:
             body = e.to_dict()
             body["ack_url"] = f"{base}/v1/alerts/{e.alert_id}/ack"
-            sends.append(await self.alerts.send(key=e.patient_id.encode(), value=encode(body)))
-        for d in dead:
-            sends.append(await self.dead_letter.send(value=d.to_json()))
+            alerts.append((e.patient_id.encode(), encode(body), None))
+        sends += await self.send_records(self.alerts, alerts)
+        sends += await self.send_records(self.dead_letter, [(None, d.to_json(), None) for d in dead])
         await asyncio.gather(*sends)
         view.store(result)
 
     async def _store_points(
-        self, points: Sequence[Point], dead: list[DeadLetter], events: Sequence[Any]
+        self, points: Sequence[Point | str], dead: list[DeadLetter], events: Sequence[Any]
     ) -> None:
         before = self.influx.retries
         try:

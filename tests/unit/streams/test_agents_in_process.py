@@ -40,12 +40,14 @@ class Captured:
     async def post_annotation(self, kwargs: dict[str, Any]) -> None:
         self.annotations.append(kwargs)
 
-    def recorder(self, name: str) -> Callable[..., Any]:
-        async def send(*, key: bytes | None = None, value: bytes, **_: Any) -> asyncio.Future[None]:
-            self.records.setdefault(name, []).append(orjson.loads(value))
+    def recorder(self, names: dict[str, str]) -> Callable[..., Any]:
+        async def send(topic: Any, records: list[tuple[Any, bytes, Any]]) -> list[asyncio.Future[None]]:
+            self.records.setdefault(names[topic.get_topic_name()], []).extend(
+                orjson.loads(value) for _, value, _ in records
+            )
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
-            return done
+            return [done]
 
         return send
 
@@ -73,8 +75,9 @@ def captured_app(tmp_path: Path) -> tuple[Any, Captured]:
         annotations=AnnotationSink(settings.grafana, post=cap.post_annotation),
     )
     topo = app.vigil
-    for name in ("scores", "alerts", "dead_letter"):
-        getattr(topo, name).send = cap.recorder(name)
+    topo.send_records = cap.recorder(
+        {getattr(topo, name).get_topic_name(): name for name in ("scores", "alerts", "dead_letter")}
+    )
 
     def send_changelog(partition: int, key: bytes, value: bytes, *args: Any, **kwargs: Any) -> Any:
         cap.changelog.append(key)

@@ -91,3 +91,30 @@ def test_tick_boundary_is_utc_aligned() -> None:
     assert tick_boundary(datetime(2024, 1, 1, 8, 59, tzinfo=UTC), TICK) == datetime(
         2024, 1, 1, 8, 30, tzinfo=UTC
     )
+
+
+def test_cheap_line_protocol_equals_influxdb_client_points(items: list[tuple[int, Reading]]) -> None:
+    from streams.points import news2_line, news2_point, reading_line, reading_point
+
+    result = stage().run(items, DictStateView())
+    assert result.readings and result.news2
+    for r, scored in result.readings:
+        assert reading_line(r, scored) == reading_point(r, scored).to_line_protocol()
+        assert reading_line(r) == reading_point(r).to_line_protocol()
+    for r, n in result.news2:
+        assert news2_line(r.patient_id, r.time, r.reading_id, n) == (
+            news2_point(r.patient_id, r.time, r.reading_id, n).to_line_protocol()
+        )
+
+
+def test_one_stage_reusing_decoded_states_decides_like_fresh_stages(items: list[tuple[int, Reading]]) -> None:
+    """The stage's cache of decoded states (one long-lived stage, as in the worker) changes nothing."""
+    expected, expected_view = run_in_batches(items, 97)
+    view, events, one = DictStateView(), [], stage()
+    for i in range(0, len(items), 97):
+        result = one.run(items[i : i + 97], view)
+        view.apply(result)
+        events.extend(e.to_dict() for e in result.events)
+    assert events == expected
+    assert view.states == expected_view.states
+    assert one.cache
