@@ -9,8 +9,13 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
    only after its InfluxDB write was accepted, so this is Kafka in -> InfluxDB out.
 2. *bare loop*: an aiokafka consumer reads and decodes (``Reading.from_json``) the same topic;
    ``ratio`` = worker readings/s / bare readings/s.
-3. *latency* (``rate`` > 0): readings are produced at ``rate``/s for ``latency_seconds`` to the
-   caught-up worker; latency = score record timestamp - input record timestamp, p50/p99.
+3. *latency* (``rate`` > 0): the cohort's next ``rate * latency_seconds`` readings (the same
+   patients, event times continuing where step 1 stopped) are produced at ``rate``/s to the
+   caught-up worker, with hard-limit heart-rate runs injected (:func:`inject_hard_limit_runs`) so
+   that alerts are raised and resolved throughout. Score latency = score record timestamp - input
+   record timestamp; alert latency = alert record timestamp - timestamp of the reading that
+   triggered it (an alert's ``time`` is that reading's event time: :func:`match_alert_latencies`).
+   p50/p99 of each.
 4. *memory*: the worker's RSS after the run, and the mean serialised ``PatientState`` bytes
    of the cohort's patients, times 10,000.
 """
@@ -20,6 +25,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +35,25 @@ import httpx
 import numpy as np
 import orjson
 
+from ingest.metrics import Metric
 from ingest.reading import Reading
 from ingest.simulator.cohort import simulate_readings
 from ingest.simulator.config import CohortConfig
 from vigil.settings import Settings
 
+BENCH_BATCH_SIZE = 2000
+"""``worker.batch_size`` for the bench worker unless set explicitly (``VIGIL_WORKER__BATCH_SIZE``)."""
+
 
 def bench_settings(settings: Settings, name: str) -> Settings:
-    """``settings`` with private topics, database and app id ``name``."""
+    """``settings`` with private topics, database and app id ``name``.
+
+    ``worker.batch_size`` is :data:`BENCH_BATCH_SIZE` unless the caller's settings set it: a
+    batch pays one InfluxDB round trip, one delivery wait and one table write per changed
+    patient, so larger batches cut that per-batch cost when the worker is behind. When it keeps
+    up, ``take_events`` returns after ``worker.batch_timeout_s`` with fewer events, so the batch
+    size does not add latency.
+    """
     t = settings.topics
     topics = t.model_copy(
         update={
@@ -47,7 +66,16 @@ def bench_settings(settings: Settings, name: str) -> Settings:
             "topics": topics,
             "influx": settings.influx.model_copy(update={"bucket": name}),
             "worker": settings.worker.model_copy(
-                update={"app_id": name, "store": "rocksdb", "data_dir": Path(".cache/bench")}
+                update={
+                    "app_id": name,
+                    "store": "rocksdb",
+                    "data_dir": Path(".cache/bench"),
+                    "batch_size": (
+                        settings.worker.batch_size
+                        if "batch_size" in settings.worker.model_fields_set
+                        else BENCH_BATCH_SIZE
+                    ),
+                }
             ),
             "grafana": settings.grafana.model_copy(
                 update={"url": "http://127.0.0.1:9"}
@@ -68,6 +96,109 @@ def cohort_readings(n: int, patients: int, seed: int = 1) -> list[Reading]:
             rs.sort(key=lambda r: r.time)
             return rs[:n]
         days *= max(1.5, 1.1 * n / max(len(rs), 1))
+
+
+def inject_hard_limit_runs(
+    readings: Sequence[Reading], *, every: int = 48, run: int = 2, value: float = 150.0
+) -> tuple[list[Reading], int]:
+    """``readings`` with ``run`` heart-rate readings in a row of every ``every`` per patient set to ``value``.
+
+    Deterministic: the k-th clean heart-rate reading of a patient (in the given order) is
+    replaced when ``(k + phase) % every < run``, ``phase`` from the patient id's digits so the
+    runs of different patients are spread over time. With the default policy (2 of 3 abnormal
+    raise, 3 normal in a row resolve) each run raises a ``hard_limit`` alert (HR >= 131 /min)
+    and the next normal readings resolve it. Returns the readings and how many were replaced.
+    """
+    seen: dict[str, int] = {}
+    out: list[Reading] = []
+    injected = 0
+    for r in readings:
+        if r.metric is Metric.HEART_RATE and not r.quality:
+            k = seen.get(r.patient_id, 0)
+            seen[r.patient_id] = k + 1
+            digits = "".join(c for c in r.patient_id if c.isdigit())
+            phase = int(digits or "0") * 7 % every
+            if (k + phase) % every < run:
+                r = r.model_copy(update={"value": value})
+                injected += 1
+        out.append(r)
+    return out, injected
+
+
+@dataclass(slots=True)
+class AlertLatencies:
+    """Alert records matched to the readings that triggered them (see :func:`match_alert_latencies`)."""
+
+    latencies_ms: list[int] = field(default_factory=list)
+    unmatched: int = 0  # alerts of no produced reading: tick-driven (data gap), or of other readings
+    duplicates: int = 0  # repeated (alert_id, status, time): at-least-once replays
+    ambiguous: int = 0  # several candidate readings; the latest that arrived before the alert was used
+
+
+def _event_us(t: datetime) -> int:
+    return round(t.timestamp() * 1_000_000)
+
+
+def match_alert_latencies(
+    readings: Iterable[Reading],
+    arrived_ms: Mapping[str, int],
+    alerts: Iterable[tuple[Mapping[str, Any], int]],
+) -> AlertLatencies:
+    """Latency (ms) of each alert record from the arrival of the reading that triggered it.
+
+    ``readings``: the produced readings; ``arrived_ms``: reading id -> its readings-topic
+    record timestamp (readings without one are ignored); ``alerts``: (alert record as a dict,
+    ``AlertEvent.to_dict()`` format, its alerts-topic record timestamp in ms).
+
+    An alert's ``time`` is the event time of the reading that caused it, so it matches the
+    readings of the same ``patient_id`` and event time (to the microsecond), narrowed to the
+    alert's ``metric`` when one of them has it. Of several candidates the latest one that
+    arrived no later than the alert is used (the smallest latency consistent with causality;
+    counted as ``ambiguous``). Repeats of an ``(alert_id, status, time)`` count once.
+
+    >>> from datetime import UTC
+    >>> from ingest.reading import make_reading
+    >>> t = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+    >>> r = make_reading(patient_id="p1", device_id="w1", metric="heart_rate", value=150, time=t)
+    >>> a = {"alert_id": "al-1", "status": "raised", "patient_id": "p1", "metric": "heart_rate",
+    ...      "time": "2025-01-06T08:00:00Z"}
+    >>> match_alert_latencies([r], {r.reading_id: 1_000}, [(a, 1_250), (a, 1_900)]).latencies_ms
+    [250]
+    """
+    index: dict[tuple[str, int], list[tuple[str | None, int]]] = {}
+    for r in readings:
+        ts = arrived_ms.get(r.reading_id)
+        if ts is not None:
+            index.setdefault((r.patient_id, _event_us(r.time)), []).append((str(r.metric), ts))
+    out = AlertLatencies()
+    seen: set[tuple[Any, Any, Any]] = set()
+    for alert, alert_ms in alerts:
+        key = (alert.get("alert_id"), alert.get("status"), alert.get("time"))
+        if key in seen:
+            out.duplicates += 1
+            continue
+        seen.add(key)
+        when = alert.get("time")
+        candidates = (
+            index.get(
+                (str(alert.get("patient_id")), _event_us(datetime.fromisoformat(when.replace("Z", "+00:00"))))
+            )
+            if isinstance(when, str)
+            else None
+        )
+        if not candidates:
+            out.unmatched += 1
+            continue
+        same_metric = [c for c in candidates if c[0] == alert.get("metric")]
+        arrivals = [ts for _, ts in (same_metric or candidates)]
+        if len(arrivals) > 1:
+            out.ambiguous += 1
+            before = [ts for ts in arrivals if ts <= alert_ms]
+            arrived = max(before) if before else min(arrivals)
+        else:
+            arrived = arrivals[0]
+        out.latencies_ms.append(alert_ms - arrived)
+    return out
 
 
 def _influx(settings: Settings, q: str) -> None:
@@ -123,6 +254,38 @@ def _read_timestamps(settings: Settings, topic: str, n: int, timeout_s: float) -
                 break
     consumer.close()
     return out
+
+
+def _read_records(settings: Settings, topic: str, timeout_s: float) -> list[tuple[dict[str, Any], int]]:
+    """Every record of ``topic`` now (decoded, record timestamp in ms), read until 2 s without a record."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka.bootstrap_list,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=2000,
+        **settings.kafka.kafka_python_config(),
+    )
+    out: list[tuple[dict[str, Any], int]] = []
+    deadline = time.monotonic() + timeout_s
+    for rec in consumer:
+        out.append((orjson.loads(rec.value), rec.timestamp))
+        if time.monotonic() > deadline:
+            break
+    consumer.close()
+    return out
+
+
+def _percentiles(prefix: str, values: Sequence[float]) -> dict[str, Any]:
+    a = np.asarray(values, dtype=float)
+    return {
+        f"{prefix}_samples": int(a.size),
+        f"{prefix}_p50_ms": float(np.percentile(a, 50)) if a.size else None,
+        f"{prefix}_p99_ms": float(np.percentile(a, 99)) if a.size else None,
+    }
 
 
 async def _bare_loop(settings: Settings, n: int) -> float:
@@ -191,7 +354,9 @@ def run_pipeline_bench(
     s = bench_settings(settings, name)
     ensure_topics(s)
     _influx(s, f'CREATE DATABASE "{name}"')
-    data = cohort_readings(readings, patients)
+    n_extra = int(rate * latency_seconds) if rate else 0
+    everything = cohort_readings(readings + n_extra, patients)
+    data, tail = everything[:readings], everything[readings:]
     _produce(s, [(r.patient_id.encode(), r.to_json()) for r in data])
     proc = start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log")
     try:
@@ -206,24 +371,30 @@ def run_pipeline_bench(
             "patients": patients,
             "partitions": s.topics.partitions,
             "batch_size": s.worker.batch_size,
+            "batch_timeout_s": s.worker.batch_timeout_s,
             "worker_readings_per_s": round(worker_rate, 1),
             "bare_aiokafka_decode_readings_per_s": round(bare_rate, 1),
             "ratio": round(worker_rate / bare_rate, 3),
         }
         if rate:
-            extra = cohort_readings(int(rate * latency_seconds), patients, seed=2)
-            extra = [r.model_copy(update={"reading_id": f"lat-{i:09d}"}) for i, r in enumerate(extra)]
+            extra = [r.model_copy(update={"reading_id": f"lat-{i:09d}"}) for i, r in enumerate(tail)]
+            extra, injected = inject_hard_limit_runs(extra)
             _produce(s, [(r.patient_id.encode(), r.to_json()) for r in extra], rate=rate)
             total = readings + len(extra)
             arrived = _read_timestamps(s, s.topics.readings, total, 120)
             scored = _read_timestamps(s, s.topics.scores, total, 300)
-            lat = np.array([scored[k] - arrived[k] for k in scored if k.startswith("lat-") and k in arrived])
+            lat = [scored[k] - arrived[k] for k in scored if k.startswith("lat-") and k in arrived]
+            # a batch's alerts are sent with its scores (one awaited delivery); read to 2 s of quiet
+            alerts = match_alert_latencies(extra, arrived, _read_records(s, s.topics.alerts, 120))
             result.update(
                 {
                     "latency_rate_per_s": rate,
-                    "latency_samples": int(lat.size),
-                    "latency_p50_ms": float(np.percentile(lat, 50)),
-                    "latency_p99_ms": float(np.percentile(lat, 99)),
+                    "latency_readings": len(extra),
+                    "latency_injected_hard_limit_readings": injected,
+                    **_percentiles("latency", lat),
+                    **_percentiles("alert_latency", alerts.latencies_ms),
+                    "alert_records_unmatched": alerts.unmatched,
+                    "alert_records_ambiguous": alerts.ambiguous,
                 }
             )
         result["worker_rss_mb"] = round(_rss_mb(proc.pid), 1)
