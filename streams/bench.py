@@ -231,19 +231,24 @@ def _produce(settings: Settings, records: list[tuple[bytes, bytes]], rate: float
     producer.close()
 
 
-def _read_timestamps(settings: Settings, topic: str, n: int, timeout_s: float) -> dict[str, int]:
-    """reading id -> record timestamp (ms) for the first ``n`` records of ``topic`` (readings or scores)."""
+def _topic_reader(settings: Settings, topic: str, idle_ms: int) -> Any:
+    """A group-less consumer of ``topic`` from the start that stops after ``idle_ms`` without a record."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(
+    return KafkaConsumer(
         topic,
         bootstrap_servers=settings.kafka.bootstrap_list,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        consumer_timeout_ms=1000,
+        consumer_timeout_ms=idle_ms,
         **settings.kafka.kafka_python_config(),
     )
+
+
+def _read_timestamps(settings: Settings, topic: str, n: int, timeout_s: float) -> dict[str, int]:
+    """reading id -> record timestamp (ms) for the first ``n`` records of ``topic`` (readings or scores)."""
+    consumer = _topic_reader(settings, topic, 1000)
     out: dict[str, int] = {}
     deadline = time.monotonic() + timeout_s
     while len(out) < n and time.monotonic() < deadline:
@@ -258,17 +263,7 @@ def _read_timestamps(settings: Settings, topic: str, n: int, timeout_s: float) -
 
 def _read_records(settings: Settings, topic: str, timeout_s: float) -> list[tuple[dict[str, Any], int]]:
     """Every record of ``topic`` now (decoded, record timestamp in ms), read until 2 s without a record."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka.bootstrap_list,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=2000,
-        **settings.kafka.kafka_python_config(),
-    )
+    consumer = _topic_reader(settings, topic, 2000)
     out: list[tuple[dict[str, Any], int]] = []
     deadline = time.monotonic() + timeout_s
     for rec in consumer:
