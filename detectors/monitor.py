@@ -210,6 +210,23 @@ class PatientMonitor:
     def new_state(self, profile: PatientProfile) -> PatientState:
         return PatientState(profile.patient_id, profile.spo2_scale, self.config.fading_factor)
 
+    @staticmethod
+    def apply_profile(state: PatientState, profile: PatientProfile) -> None:
+        """Take a changed profile into an existing state (the SpO2 scale for NEWS2 and hard limits).
+
+        The learned baselines and open alerts are kept; the next reading is judged on the new scale.
+
+        >>> from ingest.episodes import PatientProfile
+        >>> monitor = PatientMonitor()
+        >>> state = monitor.new_state(PatientProfile(patient_id="p-1"))
+        >>> monitor.apply_profile(state, PatientProfile(patient_id="p-1", spo2_scale=2))
+        >>> state.spo2_scale
+        2
+        """
+        if profile.patient_id != state.patient_id:
+            raise ValueError(f"patient_id: profile of {profile.patient_id!r} given for another patient")
+        state.spo2_scale = profile.spo2_scale
+
     def process(self, state: PatientState, reading: Reading) -> MonitorOutput:
         """Score one reading, update the state and return any alert events."""
         key = reading.reading_id

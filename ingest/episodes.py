@@ -7,14 +7,16 @@ detectors need, such as the NEWS2 SpO2 scale.
 
 from __future__ import annotations
 
+import gzip
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest.metrics import Metric
-from ingest.reading import ID_PATTERN, UtcDatetime
+from ingest.reading import ID_PATTERN, Rejection, UtcDatetime
 
 
 class Episode(BaseModel):
@@ -52,3 +54,31 @@ class PatientProfile(BaseModel):
     )
     age: int | None = Field(default=None, ge=0, le=130)
     conditions: tuple[str, ...] = ()
+
+
+def read_profiles(path: Path) -> list[PatientProfile]:
+    """The profiles of a JSONL file (one ``PatientProfile`` a line, ``.gz`` allowed), as the simulator
+    writes them; blank lines are skipped.
+
+    Raises ``ValueError`` naming the line, the field and the reason of the first bad line.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "profiles.jsonl"
+    >>> _ = f.write_text('{"patient_id": "p-1", "spo2_scale": 2}\\n{"patient_id": "p-2", "spo2_scale": 5}\\n')
+    >>> read_profiles(f)
+    Traceback (most recent call last):
+    ...
+    ValueError: profiles.jsonl:2: spo2_scale: Input should be 1 or 2
+    """
+    opener = gzip.open if path.suffix == ".gz" else open
+    out: list[PatientProfile] = []
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(PatientProfile.model_validate_json(line))
+            except ValidationError as exc:
+                rej = Rejection.from_validation_error(exc)
+                raise ValueError(f"{path.name}:{line_no}: {rej.field}: {rej.reason}") from None
+    return out

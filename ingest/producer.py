@@ -1,4 +1,4 @@
-"""Readings, dead letters and acknowledgements to Kafka, acknowledged only once Kafka has them.
+"""Readings, dead letters, acknowledgements and patient profiles to Kafka, acknowledged once Kafka has them.
 
 :class:`KafkaSink` wraps a kafka-python ``KafkaProducer`` with ``acks="all"``,
 idempotence, compression (lz4 when the ``lz4`` package is installed, else gzip),
@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from ingest.deadletter import DeadLetter
+from ingest.episodes import PatientProfile
 from ingest.reading import Reading
 from vigil.settings import Settings
 
@@ -44,6 +45,8 @@ class Sink(Protocol):
     ) -> None: ...
 
     def send_ack(self, ack: dict[str, Any]) -> None: ...
+
+    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None: ...
 
     def ready(self) -> bool: ...
 
@@ -194,6 +197,15 @@ class KafkaSink:
         record = (self.settings.topics.acks, str(ack["patient_id"]).encode(), orjson.dumps(ack))
         wait_for(lambda done: self._send([record], done), self.timeout_s)
 
+    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None:
+        """Send profiles to ``topics.profiles`` (compacted, keyed by patient id) and wait for Kafka."""
+        topic = self.settings.topics.profiles
+        records: list[tuple[str, bytes | None, bytes]] = [
+            (topic, p.patient_id.encode(), p.model_dump_json().encode()) for p in profiles
+        ]
+        if records:
+            wait_for(lambda done: self._send(records, done), self.timeout_s)
+
     def ready(self) -> bool:
         """True when Kafka delivered in the last minute, or a bootstrap server accepts a connection and the
         producer has metadata for the readings topic."""
@@ -239,6 +251,7 @@ class MemorySink:
         self.readings: list[Reading] = []
         self.dead_letters: list[DeadLetter] = []
         self.acks: list[dict[str, Any]] = []
+        self.profiles: list[PatientProfile] = []
         self.fail: BaseException | None = None
         self._lock = threading.Lock()
 
@@ -258,6 +271,11 @@ class MemorySink:
         if self.fail is not None:
             raise ProduceError(str(self.fail))
         self.acks.append(ack)
+
+    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None:
+        if self.fail is not None:
+            raise ProduceError(str(self.fail))
+        self.profiles.extend(profiles)
 
     def ready(self) -> bool:
         return self.fail is None

@@ -8,8 +8,21 @@ from vigil.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TOPIC_FIELDS = ("raw", "readings", "scores", "alerts", "acks", "dead_letter")
-"""The six ``Settings.topics`` fields that name a topic."""
+TOPIC_FIELDS = ("raw", "readings", "scores", "alerts", "acks", "dead_letter", "profiles")
+"""The ``Settings.topics`` fields that name a topic."""
+COMPACTED = frozenset({"profiles"})
+"""Topics that keep the latest record per key forever (``cleanup.policy=compact``)."""
+
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per-topic configuration for the topics that need more than the broker defaults.
+
+    >>> topic_configs(Settings())
+    {'vigil.patient-profiles': {'cleanup.policy': 'compact'}}
+    """
+    return {
+        getattr(settings.topics, f): {"cleanup.policy": "compact"} for f in TOPIC_FIELDS if f in COMPACTED
+    }
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -39,10 +52,17 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
         existing = set(admin.list_topics())
         missing = [name for name in topic_names(settings) if name not in existing]
         created = []
+        configs = topic_configs(settings)
         for name in missing:
             try:
+                topic = NewTopic(
+                    name,
+                    settings.topics.partitions,
+                    settings.topics.replication_factor,
+                    topic_configs=configs.get(name, {}),
+                )
                 admin.create_topics(
-                    [NewTopic(name, settings.topics.partitions, settings.topics.replication_factor)],
+                    [topic],
                     timeout_ms=int(timeout_s * 1000),
                 )
                 created.append(name)

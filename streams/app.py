@@ -8,7 +8,7 @@ module attribute ``app``, built lazily from ``load_settings()`` on first access.
 >>> a.conf.id, str(a.conf.store), a.conf.topic_partitions
 ('doc', 'memory:', 6)
 >>> sorted(a.agents)
-['acknowledge', 'detect', 'validate']
+['acknowledge', 'detect', 'profile', 'validate']
 """
 
 from __future__ import annotations

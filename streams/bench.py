@@ -39,6 +39,7 @@ from ingest.metrics import Metric
 from ingest.reading import Reading
 from ingest.simulator.cohort import simulate_readings
 from ingest.simulator.config import CohortConfig
+from ingest.topics import TOPIC_FIELDS
 from vigil.settings import Settings
 
 BENCH_BATCH_SIZE = 2000
@@ -55,12 +56,7 @@ def bench_settings(settings: Settings, name: str) -> Settings:
     size does not add latency.
     """
     t = settings.topics
-    topics = t.model_copy(
-        update={
-            f: f"{name}.{getattr(t, f)}"
-            for f in ("raw", "readings", "scores", "alerts", "acks", "dead_letter")
-        }
-    )
+    topics = t.model_copy(update={f: f"{name}.{getattr(t, f)}" for f in TOPIC_FIELDS})
     return settings.model_copy(
         update={
             "topics": topics,

@@ -18,6 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from detectors.events import Acknowledgement
+from ingest.episodes import PatientProfile
 from ingest.reading import Reading, Rejection
 
 ACK_REQUIRED = ("alert_id", "patient_id", "clinician_id", "action", "time")
@@ -41,6 +42,23 @@ def decode_reading(value: bytes | None) -> Reading:
     """A canonical reading from the readings topic."""
     try:
         return Reading.from_json(value or b"")
+    except ValidationError as exc:
+        rej = Rejection.from_validation_error(exc)
+        raise Undecodable(rej.field, rej.reason) from exc
+
+
+def decode_profile(value: bytes | None) -> PatientProfile:
+    """A patient profile from the profiles topic (``PatientProfile`` JSON).
+
+    >>> decode_profile(b'{"patient_id": "p-1", "spo2_scale": 2}').spo2_scale
+    2
+    >>> decode_profile(b'{"patient_id": "p-1", "spo2_scale": 3}')
+    Traceback (most recent call last):
+    ...
+    streams.codecs.Undecodable: spo2_scale: Input should be 1 or 2
+    """
+    try:
+        return PatientProfile.model_validate_json(value or b"")
     except ValidationError as exc:
         rej = Rejection.from_validation_error(exc)
         raise Undecodable(rej.field, rej.reason) from exc

@@ -45,6 +45,7 @@ class MonitorLike(Protocol):
     def new_state(self, profile: PatientProfile) -> Any: ...
     def process(self, state: Any, reading: Reading) -> MonitorOutputLike: ...
     def acknowledge(self, state: Any, ack: Acknowledgement) -> list[AlertEvent]: ...
+    def apply_profile(self, state: Any, profile: PatientProfile) -> None: ...
     def tick(self, state: Any, now: datetime) -> list[AlertEvent]: ...
 
 
@@ -155,6 +156,13 @@ class DetectStage:
         batch = _Batch(self, view)
         for partition, ack in items:
             batch.result.events.extend(self.monitor.acknowledge(batch.state(ack.patient_id, partition), ack))
+        return batch.finish()
+
+    def apply_profiles(self, items: Sequence[tuple[int, PatientProfile]], view: StateView) -> StageResult:
+        """Take profiles into the patients' states (a patient without one gets a state made from it)."""
+        batch = _Batch(self, view)
+        for partition, profile in items:
+            self.monitor.apply_profile(batch.state(profile.patient_id, partition), profile)
         return batch.finish()
 
 

@@ -4,9 +4,10 @@
 
     raw ──validate──> readings ──detect──> scores, alerts ──> (InfluxDB, Grafana annotations)
       └──> dead-letter    acks ──acknowledge──> alerts, ack audit (InfluxDB)
+                          profiles ──profile──> patient state (SpO2 scale)
 
 All patient-keyed topics and the table changelog share ``Settings.topics.partitions``
-and key = patient id, so a patient's readings, acknowledgements and state are
+and key = patient id, so a patient's readings, acknowledgements, profile and state are
 co-partitioned and handled by one worker at a time.
 
 Every agent consumes batches (``stream.take_events``) and, for each batch, in this
@@ -33,7 +34,7 @@ from influxdb_client import Point
 
 from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
-from streams.codecs import Undecodable, decode_ack, decode_reading, encode
+from streams.codecs import Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
 from streams.influx_sink import InfluxRejected, InfluxSink
@@ -176,6 +177,7 @@ class Topology:
         self.scores = self._topic(t.scores)
         self.alerts = self._topic(t.alerts)
         self.acks = self._topic(t.acks)
+        self.profiles = self._topic(t.profiles)
         self.dead_letter = self._topic(t.dead_letter)
         self.table = app.Table(
             STATE_TABLE, default=None, partitions=self.partitions, key_type=bytes, value_type=bytes
@@ -184,6 +186,7 @@ class Topology:
         self.validate_agent = app.agent(self.raw, name="validate")(self._batches(self._validate))
         self.detect_agent = app.agent(self.readings, name="detect")(self._batches(self._detect))
         self.ack_agent = app.agent(self.acks, name="acknowledge")(self._batches(self._acknowledge))
+        self.profile_agent = app.agent(self.profiles, name="profile")(self._batches(self._apply_profiles))
         app.timer(METRICS_INTERVAL_S, name="pipeline-metrics")(self.write_metrics)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_before_shutdown.connect(self._on_shutdown)
@@ -293,6 +296,13 @@ class Topology:
         await self._store_points(points, dead, events)
         await self._deliver_then_store(result, dead, [], view)
         self.metrics.batch(alerts=len(result.events), dead_letters=len(dead))
+
+    async def _apply_profiles(self, events: Sequence[Any]) -> None:
+        view = TableStateView(self, events)
+        items, dead = self._decode(view.unprocessed(events), decode_profile, "profile")
+        result = self.stage.apply_profiles(items, view)
+        await self._deliver_then_store(result, dead, [], view)
+        self.metrics.batch(dead_letters=len(dead))
 
     # -- helpers -----------------------------------------------------------------------------------
     async def send_records(self, topic: faust.TopicT, records: Sequence[Record]) -> list[Awaitable[Any]]:

@@ -21,6 +21,7 @@ from rich.console import Console
 from detectors.cohort import CohortMonitor
 from detectors.monitor import PatientMonitor
 from ingest.deadletter import DeadLetter
+from ingest.episodes import PatientProfile
 from ingest.reading import Reading
 from ingest.simulator import CohortConfig, simulate_cohort
 from vigil.live import LiveDisplay, WardView
@@ -132,12 +133,16 @@ class ReadingSender(Protocol):
 
     def send_readings(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter] = ()) -> None: ...
 
+    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None: ...
+
 
 def send_demo_to_kafka(opts: DemoOptions, sink: ReadingSender, console: Console) -> int:
-    """Send the simulated readings to Kafka (the stream workers process them); returns how many were sent."""
+    """Send the patients' profiles, then the simulated readings, to Kafka (the stream workers process
+    them); returns how many readings were sent."""
     cohort = simulate_cohort(_cohort_config(opts))
     opts.out.mkdir(parents=True, exist_ok=True)
     write_episodes(opts.out / "episodes.jsonl", cohort.episodes)
+    sink.send_profiles(cohort.profiles)
     sent = 0
     with LiveDisplay(console, total=len(cohort), description="to Kafka") as live:
         for batch in _batches(cohort.readings(), KAFKA_BATCH):

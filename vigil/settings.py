@@ -82,6 +82,8 @@ class TopicSettings(_Section):
     scores: str = "vigil.scores"
     alerts: str = "vigil.alerts"
     acks: str = "vigil.alert-acks"
+    profiles: str = "vigil.patient-profiles"
+    """Latest ``PatientProfile`` per patient (compacted): the SpO2 scale the worker scores NEWS2 on."""
     dead_letter: str = "vigil.dead-letter"
     partitions: int = Field(default=6, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=7)

@@ -21,6 +21,7 @@ TOPICS=(
     "${VIGIL_TOPICS__ALERTS:-vigil.alerts}|retention.ms=$((30 * DAY_MS))"
     "${VIGIL_TOPICS__ACKS:-vigil.alert-acks}|retention.ms=$((30 * DAY_MS))"
     "${VIGIL_TOPICS__DEAD_LETTER:-vigil.dead-letter}|retention.ms=$((30 * DAY_MS))"
+    "${VIGIL_TOPICS__PROFILES:-vigil.patient-profiles}|cleanup.policy=compact"
 )
 
 for entry in "${TOPICS[@]}"; do

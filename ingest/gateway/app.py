@@ -31,6 +31,7 @@ from ingest.deadletter import DeadLetter
 from ingest.gateway.acks import router as acks_router
 from ingest.gateway.auth import authenticate, bearer, state
 from ingest.gateway.body import read_limited_body
+from ingest.gateway.profiles import router as profiles_router
 from ingest.gateway.responses import operation_outcome, outcome_for_error, summary
 from ingest.producer import ProduceError, Sink
 from ingest.reading import Reading
@@ -184,6 +185,7 @@ def create_app(
         sink=sink,
     )
     app.include_router(acks_router)
+    app.include_router(profiles_router)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
 

@@ -157,13 +157,20 @@ def by_device(readings: Sequence[Reading]) -> dict[str, list[Reading]]:
 
 
 def send_to_kafka(
-    readings: Iterable[Reading], settings: Settings, *, batch: int = 500, sink: Any = None
+    readings: Iterable[Reading],
+    settings: Settings,
+    *,
+    batch: int = 500,
+    sink: Any = None,
+    profiles: Sequence[PatientProfile] = (),
 ) -> int:
-    """Send readings to the readings topic with the ingest producer (or ``sink``); returns the count."""
+    """Send ``profiles`` to the profiles topic, then readings to the readings topic, with the ingest
+    producer (or ``sink``); returns the number of readings."""
     from ingest.producer import KafkaSink
 
     producer, n = sink or KafkaSink(settings), 0
     try:
+        producer.send_profiles(profiles)
         for part in batched(readings, batch):
             producer.send_readings(part)
             n += len(part)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ingest.topics import topic_names
+from ingest.topics import topic_configs, topic_names
 from vigil.settings import Settings
 
 T = TypeVar("T")
@@ -74,7 +74,7 @@ def kafka_admin(settings: Settings, timeout_s: float = 30.0) -> Iterator[Any]:
 def create_topics(
     settings: Settings, names: list[str] | None = None, partitions: int | None = None, timeout: float = 30.0
 ) -> list[str]:
-    """Create ``names`` (default: the six topics in ``settings.topics``) and wait until all are visible.
+    """Create ``names`` (default: every topic in ``settings.topics``) and wait until all are visible.
 
     ``partitions`` defaults to ``settings.topics.partitions``. Topics that already exist are left alone.
     Returns the names.
@@ -84,11 +84,19 @@ def create_topics(
 
     wanted = list(names) if names is not None else topic_names(settings)
     count = partitions or settings.topics.partitions
+    configs = topic_configs(settings)
     with kafka_admin(settings, timeout) as admin:
         for name in wanted:
             with suppress(TopicAlreadyExistsError):
                 admin.create_topics(
-                    [NewTopic(name, count, settings.topics.replication_factor)],
+                    [
+                        NewTopic(
+                            name,
+                            count,
+                            settings.topics.replication_factor,
+                            topic_configs=configs.get(name, {}),
+                        )
+                    ],
                     timeout_ms=int(timeout * 1000),
                 )
         wait_for(lambda: set(wanted) <= set(admin.list_topics()), timeout, 0.1, f"topics {wanted} visible")

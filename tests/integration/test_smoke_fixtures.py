@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.topics import topic_names
+from ingest.topics import TOPIC_FIELDS, topic_names
 from tests.conftest import require_service
 from tests.integration.helpers import create_topics, delete_topics, kafka_admin, wait_for
 from vigil.settings import Settings
@@ -23,7 +23,7 @@ def test_service_settings_are_private_to_the_test(
     service_settings: Settings, unique_name: str, tmp_path: Path
 ) -> None:
     names = topic_names(service_settings)
-    assert len(set(names)) == 6
+    assert len(set(names)) == len(TOPIC_FIELDS)  # one private name per topic
     assert all(name.startswith(f"{unique_name}.") and KAFKA_TOPIC.match(name) for name in names)
     assert service_settings.topics.partitions == 3
     assert service_settings.influx.bucket == unique_name

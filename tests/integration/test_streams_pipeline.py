@@ -22,15 +22,24 @@ from pydantic import SecretStr
 
 from detectors.events import AlertEvent, AlertStatus
 from detectors.monitor import PatientMonitor, PatientState
+from ingest.episodes import PatientProfile
+from ingest.producer import KafkaSink
 from ingest.reading import Reading
-from ingest.simulator.cohort import simulate_readings
+from ingest.simulator.cohort import simulate_cohort
 from ingest.simulator.config import CohortConfig
 from streams.detect import DetectStage, DictStateView
 from streams.partitioning import partition_for
 from streams.topology import monitor_config
 from streams.validate import validate_raw
 from streams.worker import start_worker_process
-from tests.integration.helpers import REPO_ROOT, consume_all, create_topics, influx_query, wait_for
+from tests.integration.helpers import (
+    REPO_ROOT,
+    consume_all,
+    consume_records,
+    create_topics,
+    influx_query,
+    wait_for,
+)
 from tests.unit.streams.grafana_like import TOKEN, grafana_like_server
 from vigil.settings import Settings
 
@@ -44,8 +53,12 @@ BAD_RECORDS = [
 # -- helpers ---------------------------------------------------------------------------------------
 def raw_records(config: CohortConfig) -> list[tuple[bytes, bytes]]:
     """(key, native JSON) per simulated reading, as a device gateway would publish them raw."""
+    return raw_of(simulate_cohort(config).readings())
+
+
+def raw_of(readings: Iterator[Reading]) -> list[tuple[bytes, bytes]]:
     out = []
-    for r in simulate_readings(config):
+    for r in readings:
         d = r.to_dict()
         del d["received"], d["source"]
         out.append((r.patient_id.encode(), orjson.dumps(d)))
@@ -71,9 +84,16 @@ def accepted(records: list[tuple[bytes, bytes]]) -> list[Reading]:
     return [r for _, v in records for r in validate_raw(v, "expected")[0]]
 
 
-def expected_events(settings: Settings, readings: list[Reading]) -> set[tuple[str, str, str]]:
+def expected_events(
+    settings: Settings, readings: list[Reading], profiles: list[PatientProfile] = ()
+) -> set[tuple[str, str, str]]:
     """Alert decisions of an uninterrupted run over the same input, per partition in produce order."""
-    stage = DetectStage(PatientMonitor(monitor_config(settings)), PatientState.from_bytes)
+    known = {p.patient_id: p for p in profiles}
+    stage = DetectStage(
+        PatientMonitor(monitor_config(settings)),
+        PatientState.from_bytes,
+        profile_for=lambda pid: known.get(pid) or PatientProfile(patient_id=pid),
+    )
     items = [(partition_for(r.patient_id.encode(), settings.topics.partitions), r) for r in readings]
     return {key(e) for e in stage.run(items, DictStateView()).events}
 
@@ -254,6 +274,44 @@ def test_cohort_is_stored_once_alerts_reach_influx_and_grafana_and_acks_apply(
     except BaseException:
         print(workers.tail())
         raise
+
+
+def test_profiles_from_the_ingest_producer_set_each_patients_spo2_scale(service_settings, workers) -> None:
+    s = service_settings
+    cohort = simulate_cohort(CohortConfig(patients=12, days=1, seed=11, episode_rate=1.0))
+    profiles = list(cohort.profiles)
+    assert {p.spo2_scale for p in profiles} == {1, 2}  # COPD patients on scale 2
+    sink = KafkaSink(s)
+    try:
+        sink.send_profiles(profiles)
+    finally:
+        sink.close()
+    workers.start("w1")
+    try:
+        # the worker has taken every profile into its state table before any reading arrives
+        changelog = f"{s.worker.app_id}-patient-state-changelog"
+        wait_for(
+            lambda: record_keys(s, changelog) >= {p.patient_id.encode() for p in profiles},
+            60,
+            0.5,
+            "profiles in the state table",
+        )
+        records = raw_of(cohort.readings())
+        good = accepted(records)
+        produce(s, s.topics.raw, records)
+        wait_for_readings(s, len({r.reading_id for r in good}), 120, list(workers.procs.values()))
+        expected = expected_events(s, good, profiles)
+        assert expected != expected_events(s, good)  # the scale changes decisions on this cohort
+        assert alert_keys_covering(s, expected) == expected
+    except BaseException:
+        print(workers.tail())
+        raise
+
+
+def record_keys(settings: Settings, topic: str) -> set[bytes]:
+    """The keys of every record now in ``topic`` (none while it does not exist)."""
+    n = topic_size(settings, topic)
+    return {r.key for r in consume_records(settings, topic, n, timeout=30)} if n else set()
 
 
 def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_keeps_state(

@@ -13,8 +13,9 @@ import typer
 from vigil.cli import app, bench_app
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
+    from ingest.episodes import PatientProfile
     from ingest.reading import Reading
     from ingest.simulator.config import CohortConfig
 
@@ -153,7 +154,7 @@ def _simulate(config: CohortConfig, target: Target, workers: int) -> dict[str, A
     labels, _, _, _ = write_ground_truth(target.out, cohort.episodes, cohort.profiles, compress=target.gzip)
     if target.register:
         target = _register(cohort.devices(), target)
-    sent = _send(cohort.readings(), target)
+    sent = _send(cohort.readings(), target, cohort.profiles)
     return {**summary, "sent": sent, "labels_file": str(labels)}
 
 
@@ -204,8 +205,12 @@ def _register(devices: dict[str, str], target: Target) -> Target:
     return replace(target, tokens=tokens)
 
 
-def _send(readings: Iterable[Reading], target: Target) -> int:
-    """Readings (paced when ``speed`` > 0) to the sink; returns how many were sent."""
+def _send(readings: Iterable[Reading], target: Target, profiles: Sequence[PatientProfile] = ()) -> int:
+    """Readings (paced when ``speed`` > 0) to the sink; returns how many were sent.
+
+    The Kafka sink sends the patients' ``profiles`` first (the worker scores NEWS2 on their SpO2
+    scale); the other sinks carry readings only (profiles reach Kafka with ``vigil profiles load``
+    or the gateway's ``PUT /v1/patients/{id}/profile``)."""
     import orjson
 
     from ingest.simulator import sinks
@@ -217,7 +222,7 @@ def _send(readings: Iterable[Reading], target: Target) -> int:
         return sinks.write_lines(path, sinks.reading_lines(paced, batch=target.batch), flush=target.speed > 0)
     settings = load_settings()
     if target.sink is SinkKind.KAFKA:
-        return sinks.send_to_kafka(paced, settings, batch=target.batch)
+        return sinks.send_to_kafka(paced, settings, batch=target.batch, profiles=profiles)
     if target.sink is SinkKind.MQTT:
         return sinks.send_to_mqtt(paced, settings, batch=target.batch)
     if target.tokens is None:

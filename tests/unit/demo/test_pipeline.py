@@ -85,6 +85,7 @@ def test_kafka_mode_sends_every_simulated_reading(tmp_path: Path) -> None:
         DemoOptions(out=tmp_path, patients=2, days=0.1, seed=1), sink, Console(quiet=True)
     )
     assert sent == len(sink.readings) > 0
+    assert [p.patient_id for p in sink.profiles] == sorted({r.patient_id for r in sink.readings})
     assert (tmp_path / "episodes.jsonl").exists()
 
 

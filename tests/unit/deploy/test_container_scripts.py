@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from ingest.topics import topic_names
+from vigil.settings import Settings
+
 DOCKER_DIR = Path(__file__).resolve().parents[3] / "deploy" / "docker"
 
 
@@ -115,7 +118,11 @@ def test_topic_script_creates_every_topic_idempotently(tmp_path: Path) -> None:
     script = DOCKER_DIR.parent / "kafka" / "create-topics.sh"
     run = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=True)
     calls = log.read_text().splitlines()
-    assert len(calls) == 6 and "6 topics present" in run.stdout
+    # every topic the settings name (the same defaults), the profiles topic compacted
+    wanted = set(topic_names(Settings(topics={"alerts": "site.alerts"})))
+    assert {c.split("--topic ")[1].split()[0] for c in calls} == wanted and len(calls) == len(wanted)
+    assert f"{len(wanted)} topics present" in run.stdout
+    assert any("--topic vigil.patient-profiles" in c and "cleanup.policy=compact" in c for c in calls)
     assert all("--create --if-not-exists" in c and "--partitions 4" in c and "k:9092" in c for c in calls)
     assert any("--topic site.alerts" in c and "retention.ms=2592000000" in c for c in calls)
     assert any("--topic vigil.dead-letter" in c for c in calls)

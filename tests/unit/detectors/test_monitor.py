@@ -183,3 +183,21 @@ def test_tick_raises_a_data_gap_and_new_data_resolves_it(monitor: PatientMonitor
     assert gap and gap[0].status is AlertStatus.RAISED
     back = events_of(run(monitor, state, well_stream(11, 1, start_minutes=8 * 60 + 1)))
     assert ("data_gap", "resolved", "heart_rate") in back
+
+
+def test_a_changed_profile_moves_news2_to_scale_2_and_is_checked_for_the_patient(
+    monitor: PatientMonitor,
+) -> None:
+    state = monitor.new_state(PatientProfile(patient_id=PID))
+    for r in well_stream(seed=4, hours=6):
+        monitor.process(state, r)
+    on_scale_1 = monitor.process(state, reading(Metric.SPO2, 89, 6 * 60 + 1)).news2
+    monitor.apply_profile(state, PatientProfile(patient_id=PID, spo2_scale=2))
+    on_scale_2 = monitor.process(state, reading(Metric.SPO2, 89, 6 * 60 + 2)).news2
+    assert on_scale_1 is not None and on_scale_2 is not None
+    assert (on_scale_1.subscores["spo2"], on_scale_2.subscores["spo2"]) == (
+        3,
+        0,
+    )  # 89 %: <= 91 on scale 1, on target (88-92) on 2
+    with pytest.raises(ValueError, match="patient_id"):
+        monitor.apply_profile(state, PatientProfile(patient_id="someone-else", spo2_scale=2))

@@ -43,3 +43,12 @@ def test_bench_ingest_without_kafka_prints_labelled_json() -> None:
     numbers = orjson.loads(result.output)
     assert numbers["readings"] == 2000 and numbers["rejected"] == 0 and numbers["requests"] == 4
     assert numbers["kafka"].startswith("none") and numbers["readings_per_s"] > 0
+
+
+def test_profiles_load_names_the_bad_line_and_sends_nothing(tmp_path: Path) -> None:
+    f = tmp_path / "profiles.jsonl"
+    f.write_text('{"patient_id": "p-1", "spo2_scale": 2}\n\n{"patient_id": "p 2", "spo2_scale": 1}\n')
+    # no Kafka needed: the file is checked before anything is sent
+    result = runner.invoke(app, ["profiles", "load", str(f), "--no-create-topics"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "profiles.jsonl:3: patient_id:" in " ".join(result.output.split())

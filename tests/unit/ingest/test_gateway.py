@@ -169,6 +169,24 @@ async def test_ack_record_matches_the_detectors_contract(gw: Gateway) -> None:
     assert ack.to_dict() == gw.sink.acks[0]
 
 
+async def test_profile_endpoint_needs_a_clinician_and_publishes_the_profile(gw: Gateway) -> None:
+    headers = {"authorization": f"Bearer {gw.clinician}"}
+    body = {"spo2_scale": 2, "conditions": ["copd"]}
+    resp = await gw.client.put("/v1/patients/example/profile", json=body, headers=headers)
+    assert resp.status_code == 202 and resp.json()["spo2_scale"] == 2
+    (profile,) = gw.sink.profiles
+    assert (profile.patient_id, profile.spo2_scale, profile.conditions) == ("example", 2, ("copd",))
+    resp = await gw.client.put("/v1/patients/example/profile", json={"spo2_scale": 3}, headers=headers)
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "body.spo2_scale"
+    device = {"authorization": f"Bearer {gw.token}"}
+    assert (await gw.client.put("/v1/patients/example/profile", json=body, headers=device)).status_code == 401
+    gw.sink.fail = RuntimeError("no brokers")
+    assert (
+        await gw.client.put("/v1/patients/example/profile", json=body, headers=headers)
+    ).status_code == 503
+    assert len(gw.sink.profiles) == 1
+
+
 async def test_openapi_lists_the_endpoints(gw: Gateway) -> None:
     paths = (await gw.client.get("/openapi.json")).json()["paths"]
     assert {
@@ -176,6 +194,7 @@ async def test_openapi_lists_the_endpoints(gw: Gateway) -> None:
         "/fhir/Observation",
         "/fhir",
         "/v1/alerts/{alert_id}/ack",
+        "/v1/patients/{patient_id}/profile",
         "/healthz",
         "/readyz",
     } <= set(paths)

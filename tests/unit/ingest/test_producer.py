@@ -70,3 +70,17 @@ def test_memory_sink_fails_like_kafka() -> None:
     with pytest.raises(ProduceError):
         sink.send_readings([])
     assert not sink.ready()
+
+
+def test_the_stream_worker_can_read_what_the_ingest_producer_compresses() -> None:
+    """The worker's consumer is aiokafka: it must have the codec kafka-python's producer picks."""
+    from aiokafka import codec
+
+    readable = {"gzip": codec.has_gzip, "lz4": codec.has_lz4, "snappy": codec.has_snappy}
+    chosen = compression_type()
+    assert readable[chosen](), f"aiokafka cannot decompress {chosen} (install cramjam)"
+    payload = b"reading " * 200
+    if chosen == "lz4":
+        from kafka.codec import lz4_encode
+
+        assert codec.lz4_decode(lz4_encode(payload)) == payload

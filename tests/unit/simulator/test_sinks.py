@@ -67,8 +67,10 @@ def test_pace_waits_for_arrival_times_at_speed(clean_cohort: Cohort) -> None:
 def test_kafka_sink_sends_every_reading_in_batches(clean_cohort: Cohort) -> None:
     memory = MemorySink()
     readings = list(itertools.islice(clean_cohort.readings(), 1234))
-    assert sinks.send_to_kafka(readings, Settings(), batch=500, sink=memory) == 1234
+    profiles = clean_cohort.profiles
+    assert sinks.send_to_kafka(readings, Settings(), batch=500, sink=memory, profiles=profiles) == 1234
     assert memory.readings == readings
+    assert memory.profiles == list(profiles) and {p.spo2_scale for p in profiles} == {1, 2}
 
 
 def test_gateway_sink_posts_native_batches_per_device(clean_cohort: Cohort) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from detectors.monitor import PatientState
 from ingest.reading import make_reading
 from streams.app import create_app
 from streams.grafana_sink import AnnotationSink
@@ -151,3 +152,26 @@ async def test_acknowledgement_is_applied_and_audited(captured_app) -> None:
         await agent.put(orjson.dumps(ack), key=b"p-1")
         await wait_until(lambda: any(line.startswith("ack,") for line in cap.influx))
     assert any(a["status"] == "acknowledged" and a["actor"] == "c-7" for a in cap.records["alerts"])
+
+
+async def test_a_profile_sets_the_spo2_scale_the_readings_are_judged_on(captured_app) -> None:
+    app, cap = captured_app
+    topo = app.vigil
+    scale_2 = orjson.dumps({"patient_id": "p-1", "spo2_scale": 2, "conditions": ["copd"]})
+    async with topo.profile_agent.test_context() as agent:
+        await agent.put(scale_2, key=b"p-1")
+        await agent.put(b'{"patient_id": "p-1", "spo2_scale": 3}', key=b"p-1")
+        await wait_until(lambda: topo.table.get(b"p-1") is not None and "dead_letter" in cap.records)
+    assert PatientState.from_bytes(topo.table[b"p-1"]).spo2_scale == 2
+    [dead] = cap.records["dead_letter"]
+    assert (dead["stage"], dead["field"]) == ("profile", "spo2_scale")
+    async with topo.detect_agent.test_context() as agent:
+        for value in readings():
+            await agent.put(value, key=b"p-1")
+        await wait_until(lambda: len(cap.records.get("scores", [])) == len(SPO2))
+    # SpO2 84-85 % on air scores 3 on scale 1 (a hard-limit alert, see the first test) but 2 on scale 2
+    assert not [a for a in cap.records.get("alerts", []) if a["kind"] == "hard_limit"]
+    spo2_points = [
+        f for line in cap.influx if line.startswith("news2,") for f in line.split(",") if "sub_spo2=" in f
+    ]
+    assert spo2_points[-2:] == ["sub_spo2=2i", "sub_spo2=2i"], spo2_points

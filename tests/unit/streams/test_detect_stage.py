@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from detectors.monitor import MonitorConfig, PatientMonitor, PatientState
+from ingest.episodes import PatientProfile
 from ingest.reading import Reading
 from ingest.simulator.cohort import simulate_readings
 from ingest.simulator.config import CohortConfig
@@ -118,3 +119,24 @@ def test_one_stage_reusing_decoded_states_decides_like_fresh_stages(items: list[
     assert events == expected
     assert view.states == expected_view.states
     assert one.cache
+
+
+def test_a_profile_switches_the_scale_and_keeps_what_was_learned(items: list[tuple[int, Reading]]) -> None:
+    _, view = run_in_batches(items, 500)
+    pid = items[0][1].patient_id
+    part = items[0][0]
+    before = PatientState.from_bytes(view.states[pid])
+    result = stage().apply_profiles(
+        [
+            (part, PatientProfile(patient_id=pid, spo2_scale=2)),
+            (1, PatientProfile(patient_id="new", spo2_scale=2)),
+        ],
+        view,
+    )
+    view.apply(result)
+    after = PatientState.from_bytes(view.states[pid])
+    assert (before.spo2_scale, after.spo2_scale) == (1, 2)
+    after.spo2_scale = 1
+    assert after.to_bytes() == before.to_bytes()  # nothing else changed
+    assert PatientState.from_bytes(view.states["new"]).spo2_scale == 2 and view.partition_of["new"] == 1
+    assert result.events == [] and set(result.states) == {pid, "new"}
