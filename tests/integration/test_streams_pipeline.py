@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from pydantic import SecretStr
@@ -23,8 +24,10 @@ from pydantic import SecretStr
 from detectors.events import AlertEvent, AlertStatus
 from detectors.monitor import PatientMonitor, PatientState
 from ingest.episodes import PatientProfile
+from ingest.gateway import create_app as create_gateway
 from ingest.producer import KafkaSink
 from ingest.reading import Reading
+from ingest.registry import ClinicianRegistry, DeviceRegistry
 from ingest.simulator.cohort import simulate_cohort
 from ingest.simulator.config import CohortConfig
 from streams.detect import DetectStage, DictStateView
@@ -306,6 +309,48 @@ def test_profiles_from_the_ingest_producer_set_each_patients_spo2_scale(service_
     except BaseException:
         print(workers.tail())
         raise
+
+
+async def test_gateway_readings_and_a_clinicians_profile_reach_influxdb_through_the_worker(
+    service_settings, workers
+) -> None:
+    """The production path: gateway -> ingest producer (lz4) -> readings, profiles -> worker -> InfluxDB."""
+    s = service_settings
+    devices, clinicians = DeviceRegistry(), ClinicianRegistry()
+    device = devices.add("ox-gw-1", patient_id="p-gw-1", source="home_device")
+    clinician = clinicians.add("dr-a")
+    sink = KafkaSink(s)
+    app = create_gateway(s, sink=sink, devices=devices, clinicians=clinicians)
+    workers.start("w1")
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as gw:
+            profile = await gw.put(
+                "/v1/patients/p-gw-1/profile",
+                json={"spo2_scale": 2, "conditions": ["copd"]},
+                headers={"authorization": f"Bearer {clinician}"},
+            )
+            assert profile.status_code == 202
+            changelog = f"{s.worker.app_id}-patient-state-changelog"
+            wait_for(lambda: b"p-gw-1" in record_keys(s, changelog), 60, 0.5, "the profile in the table")
+            items = [
+                {"metric": metric, "value": value, "time": f"2025-01-06T08:{i:02d}:00Z"}
+                for i in range(10)
+                for metric, value in (("spo2", 89), ("respiratory_rate", 16), ("heart_rate", 80))
+            ]
+            posted = await gw.post(
+                "/v1/readings", json={"readings": items}, headers={"authorization": f"Bearer {device}"}
+            )
+            assert posted.status_code == 202 and posted.json()["accepted"] == len(items)
+        wait_for_readings(s, len(items), 120, list(workers.procs.values()))
+        assert influx_counts(s) == (len(items), len(items))
+        # SpO2 89 % on air: on target on scale 2 (0 points), 3 points on scale 1
+        rows = influx_query(s, 'SELECT "sub_spo2" FROM "news2" WHERE "patient_id" = \'p-gw-1\'')
+        assert rows and {r["sub_spo2"] for r in rows} == {0}
+    except BaseException:
+        print(workers.tail())
+        raise
+    finally:
+        sink.close()
 
 
 def record_keys(settings: Settings, topic: str) -> set[bytes]:
