@@ -1,6 +1,6 @@
 """Which partition a patient lives on, and writing table keys to the right partition from a batch.
 
-Every patient-keyed topic (readings, scores, alerts, acks) and the state table's
+Every patient-keyed topic (readings, scores, alerts, acks, profiles) and the state table's
 changelog use Kafka's default partitioner (murmur2 of the key bytes, as the Java
 client, kafka-python and aiokafka do), so a patient's data is co-partitioned.
 

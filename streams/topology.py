@@ -17,6 +17,11 @@ then does the loop continue, which acknowledges the batch's events so Faust may
 commit their offsets (after flushing the producer, including the changelog). A crash
 anywhere before that replays the batch: the InfluxDB points overwrite themselves
 and the monitor, with its old state, makes the same decisions again.
+
+The agents that change patient state (detect, acknowledge, profile) take turns, one batch at a
+time (``Topology.state_lock``): a batch reads the states, decides, awaits its sinks and stores, so
+an acknowledgement or profile applied while a detect batch awaits InfluxDB is not overwritten by
+that batch's older copy of the state.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from influxdb_client import Point
 
 from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
+from ingest.episodes import PatientProfile
 from streams.codecs import Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
@@ -62,6 +68,13 @@ def location(event: Any) -> str:
     """``topic/partition/offset`` of an event, for dead letters."""
     m = event.message
     return f"{m.topic}/{m.partition}/{m.offset}"
+
+
+def check_key(event: Any, item: PatientProfile) -> None:
+    """A record's key must be its patient id: one keyed otherwise sits on another partition than the
+    patient's readings and state."""
+    if event.key != item.patient_id.encode():
+        raise Undecodable("key", "the record key is not the record's patient_id")
 
 
 class TableStateView:
@@ -168,6 +181,8 @@ class Topology:
         self.annotations = annotations or AnnotationSink(settings.grafana)
         self.metrics = PipelineMetrics(worker_id)
         self._started: asyncio.Lock | None = None
+        self.state_lock = asyncio.Lock()
+        """Held by a state-changing agent from reading its batch's states until they are stored."""
         self._sinks_ready = False
         self._index: dict[int, set[str]] = {}
         self._metrics_since = time.time()
@@ -183,7 +198,9 @@ class Topology:
             STATE_TABLE, default=None, partitions=self.partitions, key_type=bytes, value_type=bytes
         )
         self._batch, self._within = settings.worker.batch_size, settings.worker.batch_timeout_s
-        self.validate_agent = app.agent(self.raw, name="validate")(self._batches(self._validate))
+        self.validate_agent = app.agent(self.raw, name="validate")(
+            self._batches(self._validate, stateful=False)
+        )
         self.detect_agent = app.agent(self.readings, name="detect")(self._batches(self._detect))
         self.ack_agent = app.agent(self.acks, name="acknowledge")(self._batches(self._acknowledge))
         self.profile_agent = app.agent(self.profiles, name="profile")(self._batches(self._apply_profiles))
@@ -202,11 +219,17 @@ class Topology:
             partitions=self.partitions,
         )
 
-    def _batches(self, handle: Any) -> Any:
+    def _batches(self, handle: Any, *, stateful: bool = True) -> Any:
+        """An agent handing ``handle`` batches of events; a ``stateful`` one under :attr:`state_lock`."""
+
         async def agent(stream: faust.StreamT) -> None:
             async for events in stream.take_events(self._batch, within=self._within):  # type: ignore[attr-defined]
                 await self.ensure_sinks()
-                await handle(events)
+                if not stateful:
+                    await handle(events)
+                    continue
+                async with self.state_lock:
+                    await handle(events)
 
         agent.__name__ = handle.__name__.lstrip("_")
         return agent
@@ -299,7 +322,7 @@ class Topology:
 
     async def _apply_profiles(self, events: Sequence[Any]) -> None:
         view = TableStateView(self, events)
-        items, dead = self._decode(view.unprocessed(events), decode_profile, "profile")
+        items, dead = self._decode(view.unprocessed(events), decode_profile, "profile", check_key)
         result = self.stage.apply_profiles(items, view)
         await self._deliver_then_store(result, dead, [], view)
         self.metrics.batch(dead_letters=len(dead))
@@ -340,12 +363,21 @@ class Topology:
         return futures
 
     def _decode(
-        self, events: Iterable[Any], decode: Callable[[bytes | None], Any], stage: str
+        self,
+        events: Iterable[Any],
+        decode: Callable[[bytes | None], Any],
+        stage: str,
+        check: Callable[[Any, Any], None] | None = None,
     ) -> tuple[list[tuple[int, Any]], list[DeadLetter]]:
+        """``(partition, decoded)`` per event, and dead letters for those ``decode`` (or ``check`` of the
+        event and its decoded value) rejects with :class:`Undecodable`."""
         items, dead = [], []
         for ev in events:
             try:
-                items.append((ev.message.partition, decode(ev.value)))
+                item = decode(ev.value)
+                if check is not None:
+                    check(ev, item)
+                items.append((ev.message.partition, item))
             except Undecodable as exc:
                 dead.append(self._dead(ev.value, exc, stage, location(ev)))
         return items, dead

@@ -222,6 +222,9 @@ def _send(readings: Iterable[Reading], target: Target, profiles: Sequence[Patien
         return sinks.write_lines(path, sinks.reading_lines(paced, batch=target.batch), flush=target.speed > 0)
     settings = load_settings()
     if target.sink is SinkKind.KAFKA:
+        from ingest.topics import ensure_topics
+
+        ensure_topics(settings)  # else a broker may auto-create them with its own partition count
         return sinks.send_to_kafka(paced, settings, batch=target.batch, profiles=profiles)
     if target.sink is SinkKind.MQTT:
         return sinks.send_to_mqtt(paced, settings, batch=target.batch)

@@ -14,7 +14,7 @@ def worker(
     ),
     create_topics: bool = typer.Option(True, help="Create missing Kafka topics first."),
 ) -> None:
-    """Run the stream worker: validate, detect, acknowledge; sinks to InfluxDB and Grafana."""
+    """Run the stream worker: validate, detect, acknowledge, profiles; sinks to InfluxDB and Grafana."""
     from faust.worker import Worker
 
     from streams.app import create_app

@@ -128,6 +128,7 @@ def test_topic_script_defaults_match_settings() -> None:
         "alerts",
         "acks",
         "dead_letter",
+        "profiles",
         "partitions",
         "replication_factor",
     ):

@@ -8,6 +8,7 @@ real code path: batching, table state, watermarks, offsets, sinks, alert records
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -158,13 +159,20 @@ async def test_a_profile_sets_the_spo2_scale_the_readings_are_judged_on(captured
     app, cap = captured_app
     topo = app.vigil
     scale_2 = orjson.dumps({"patient_id": "p-1", "spo2_scale": 2, "conditions": ["copd"]})
+    bad = b'{"patient_id": "p-1", "spo2_scale": 3}'
     async with topo.profile_agent.test_context() as agent:
         await agent.put(scale_2, key=b"p-1")
-        await agent.put(b'{"patient_id": "p-1", "spo2_scale": 3}', key=b"p-1")
-        await wait_until(lambda: topo.table.get(b"p-1") is not None and "dead_letter" in cap.records)
+        await agent.put(bad, key=b"p-1")
+        await agent.put(b'{"patient_id": "p-2", "spo2_scale": 2}', key=b"p-1")  # keyed by another patient
+        await wait_until(
+            lambda: topo.table.get(b"p-1") is not None and len(cap.records.get("dead_letter", [])) == 2
+        )
     assert PatientState.from_bytes(topo.table[b"p-1"]).spo2_scale == 2
-    [dead] = cap.records["dead_letter"]
+    assert topo.table.get(b"p-2") is None
+    dead, wrong_key = cap.records["dead_letter"]
     assert (dead["stage"], dead["field"]) == ("profile", "spo2_scale")
+    assert base64.b64decode(dead["raw"]) == bad and dead["reason"]
+    assert (wrong_key["stage"], wrong_key["field"]) == ("profile", "key")
     async with topo.detect_agent.test_context() as agent:
         for value in readings():
             await agent.put(value, key=b"p-1")
@@ -175,3 +183,32 @@ async def test_a_profile_sets_the_spo2_scale_the_readings_are_judged_on(captured
         f for line in cap.influx if line.startswith("news2,") for f in line.split(",") if "sub_spo2=" in f
     ]
     assert spo2_points[-2:] == ["sub_spo2=2i", "sub_spo2=2i"], spo2_points
+
+
+async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it(captured_app) -> None:
+    """The detect batch decides from the state it read, then awaits InfluxDB and Kafka before storing;
+    a profile applied meanwhile must not be replaced by that older copy (nor the profile's offset
+    stored with the update lost)."""
+    app, cap = captured_app
+    topo = app.vigil
+    in_flight, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_influx(body: bytes) -> None:
+        in_flight.set()
+        await release.wait()
+        await cap.post_influx(body)
+
+    topo.influx._post = slow_influx
+    scale_2 = orjson.dumps({"patient_id": "p-1", "spo2_scale": 2})
+    async with topo.detect_agent.test_context() as detect, topo.profile_agent.test_context() as profile:
+        for value in readings()[:3]:
+            await detect.put(value, key=b"p-1")
+        await asyncio.wait_for(in_flight.wait(), 10)  # the detect batch has decided, not yet stored
+        await profile.put(scale_2, key=b"p-1")
+        # the profile agent's batch either waits for the detect batch (correct) or is stored (the bug)
+        await wait_until(lambda: bool(topo.state_lock._waiters) or b"p-1" in cap.changelog)
+        release.set()
+        await wait_until(lambda: cap.changelog.count(b"p-1") == 2)
+    state = PatientState.from_bytes(topo.table[b"p-1"])
+    assert state.spo2_scale == 2
+    assert len(cap.records["scores"]) == 3
