@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 Done = Callable[[BaseException | None], None]
 """Completion callback: ``None`` on success, else the first error."""
+ACTOR_HEADER = "vigil-actor"
+"""Record header naming who published a profile (a clinician id, or e.g. ``bulk-load``), for the audit."""
 
 
 class ProduceError(RuntimeError):
@@ -46,7 +48,7 @@ class Sink(Protocol):
 
     def send_ack(self, ack: dict[str, Any]) -> None: ...
 
-    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None: ...
+    def send_profiles(self, profiles: Sequence[PatientProfile], actor: str) -> None: ...
 
     def ready(self) -> bool: ...
 
@@ -161,16 +163,20 @@ class KafkaSink:
         ]
         self._send(records, on_done)
 
-    def _send(self, records: list[tuple[str, bytes | None, bytes]], on_done: Done) -> None:
+    def _send(
+        self,
+        records: list[tuple[str, bytes | None, bytes]],
+        on_done: Done,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         from kafka.errors import KafkaError
 
         countdown = _Countdown(len(records), self._tracked(on_done))
         try:
             producer = self._kafka()
             for topic, key, value in records:
-                producer.send(topic, key=key, value=value).add_callback(countdown.ok).add_errback(
-                    countdown.fail
-                )
+                sent = producer.send(topic, key=key, value=value, headers=headers)
+                sent.add_callback(countdown.ok).add_errback(countdown.fail)
         except (KafkaError, ProduceError) as exc:
             countdown.fail(exc)
 
@@ -197,14 +203,18 @@ class KafkaSink:
         record = (self.settings.topics.acks, str(ack["patient_id"]).encode(), orjson.dumps(ack))
         wait_for(lambda done: self._send([record], done), self.timeout_s)
 
-    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None:
-        """Send profiles to ``topics.profiles`` (compacted, keyed by patient id) and wait for Kafka."""
+    def send_profiles(self, profiles: Sequence[PatientProfile], actor: str) -> None:
+        """Send profiles to ``topics.profiles`` (compacted, keyed by patient id) and wait for Kafka.
+
+        ``actor`` (who set them) travels in the :data:`ACTOR_HEADER` header; the worker audits it.
+        """
         topic = self.settings.topics.profiles
         records: list[tuple[str, bytes | None, bytes]] = [
             (topic, p.patient_id.encode(), p.model_dump_json().encode()) for p in profiles
         ]
+        headers = [(ACTOR_HEADER, actor.encode())]
         if records:
-            wait_for(lambda done: self._send(records, done), self.timeout_s)
+            wait_for(lambda done: self._send(records, done, headers), self.timeout_s)
 
     def ready(self) -> bool:
         """True when Kafka delivered in the last minute, or a bootstrap server accepts a connection and the
@@ -252,6 +262,7 @@ class MemorySink:
         self.dead_letters: list[DeadLetter] = []
         self.acks: list[dict[str, Any]] = []
         self.profiles: list[PatientProfile] = []
+        self.profile_actors: list[str] = []
         self.fail: BaseException | None = None
         self._lock = threading.Lock()
 
@@ -272,10 +283,11 @@ class MemorySink:
             raise ProduceError(str(self.fail))
         self.acks.append(ack)
 
-    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None:
+    def send_profiles(self, profiles: Sequence[PatientProfile], actor: str) -> None:
         if self.fail is not None:
             raise ProduceError(str(self.fail))
         self.profiles.extend(profiles)
+        self.profile_actors.extend(actor for _ in profiles)
 
     def ready(self) -> bool:
         return self.fail is None

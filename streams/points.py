@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from influxdb_client import Point
 
 from detectors.events import Acknowledgement, AlertEvent, ScoredReading
+from ingest.episodes import PatientProfile
 from ingest.reading import Reading
 from streams import schema as s
 
@@ -126,6 +127,21 @@ def ack_point(ack: Acknowledgement) -> Point:
     if ack.note:
         p.field(s.F_NOTE, ack.note)
     return p
+
+
+def profile_point(profile: PatientProfile, time: datetime, actor: str) -> Point:
+    """A ``profile`` audit point: who set the patient's SpO2 scale (and conditions), when.
+
+    ``time`` is the profile record's Kafka timestamp, so a replayed record overwrites its own point.
+    """
+    return (
+        Point(s.PROFILE)
+        .tag(s.TAG_PATIENT, profile.patient_id)
+        .field(s.F_SPO2_SCALE, profile.spo2_scale)
+        .field(s.F_CONDITIONS, ",".join(profile.conditions))
+        .field(s.F_ACTOR, actor)
+        .time(s.ns_time(time, f"profile|{profile.patient_id}"))
+    )
 
 
 def _optional(p: Point, name: str, value: float | None) -> None:

@@ -32,6 +32,8 @@ ALERT: Final = "alert"
 """One point per alert transition (raised, escalated, acknowledged, snoozed, resolved)."""
 ACK: Final = "ack"
 """Audit trail of clinician acknowledgements and snoozes."""
+PROFILE: Final = "profile"
+"""Audit trail of patient profile changes (who set which SpO2 scale, when)."""
 PIPELINE: Final = "pipeline"
 """Worker health: throughput, lag, dead letters, batch latency (wall-clock time)."""
 
@@ -71,6 +73,8 @@ F_START: Final = "start_ms"
 F_CLINICIAN: Final = "clinician_id"
 F_SNOOZE_MINUTES: Final = "snooze_minutes"
 F_NOTE: Final = "note"
+F_SPO2_SCALE: Final = "spo2_scale"
+F_CONDITIONS: Final = "conditions"  # comma-separated, "" when none
 F_READINGS: Final = "readings"
 F_REJECTED: Final = "rejected"
 F_DEAD_LETTERS: Final = "dead_letters"
@@ -121,6 +125,10 @@ SCHEMA: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     ACK: {
         "tags": (TAG_PATIENT, TAG_ACTION),
         "fields": (F_ALERT_ID, F_CLINICIAN, F_SNOOZE_MINUTES, F_NOTE),
+    },
+    PROFILE: {
+        "tags": (TAG_PATIENT,),
+        "fields": (F_SPO2_SCALE, F_CONDITIONS, F_ACTOR),
     },
     PIPELINE: {
         "tags": (TAG_WORKER,),

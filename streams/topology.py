@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -40,13 +40,14 @@ from influxdb_client import Point
 from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
 from ingest.episodes import PatientProfile
+from ingest.producer import ACTOR_HEADER
 from streams.codecs import Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
 from streams.influx_sink import InfluxRejected, InfluxSink
 from streams.metrics import PipelineMetrics
 from streams.partitioning import cached_partition, event_context, partition_for
-from streams.points import ack_point
+from streams.points import ack_point, profile_point
 from streams.validate import validate_raw
 from vigil.settings import Settings
 from vigil.tuning import monitor_config
@@ -322,8 +323,17 @@ class Topology:
 
     async def _apply_profiles(self, events: Sequence[Any]) -> None:
         view = TableStateView(self, events)
-        items, dead = self._decode(view.unprocessed(events), decode_profile, "profile", check_key)
+        audit: list[Point | str] = []
+
+        def checked_and_audited(event: Any, profile: PatientProfile) -> None:
+            check_key(event, profile)
+            actor = (event.headers or {}).get(ACTOR_HEADER, b"").decode(errors="replace")
+            when = datetime.fromtimestamp(event.message.timestamp, UTC)
+            audit.append(profile_point(profile, when, actor))
+
+        items, dead = self._decode(view.unprocessed(events), decode_profile, "profile", checked_and_audited)
         result = self.stage.apply_profiles(items, view)
+        await self._store_points(audit, dead, events)
         await self._deliver_then_store(result, dead, [], view)
         self.metrics.batch(dead_letters=len(dead))
 

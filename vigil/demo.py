@@ -133,7 +133,7 @@ class ReadingSender(Protocol):
 
     def send_readings(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter] = ()) -> None: ...
 
-    def send_profiles(self, profiles: Sequence[PatientProfile]) -> None: ...
+    def send_profiles(self, profiles: Sequence[PatientProfile], actor: str) -> None: ...
 
 
 def send_demo_to_kafka(opts: DemoOptions, sink: ReadingSender, console: Console) -> int:
@@ -142,7 +142,7 @@ def send_demo_to_kafka(opts: DemoOptions, sink: ReadingSender, console: Console)
     cohort = simulate_cohort(_cohort_config(opts))
     opts.out.mkdir(parents=True, exist_ok=True)
     write_episodes(opts.out / "episodes.jsonl", cohort.episodes)
-    sink.send_profiles(cohort.profiles)
+    sink.send_profiles(cohort.profiles, actor="demo")
     sent = 0
     with LiveDisplay(console, total=len(cohort), description="to Kafka") as live:
         for batch in _batches(cohort.readings(), KAFKA_BATCH):

@@ -42,11 +42,11 @@ async def set_profile(
     gateway: Annotated[Any, Depends(state)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> dict[str, Any]:
-    """Store the patient's profile (clinician token); answered once Kafka has it."""
-    authenticate(gateway.clinicians, credentials)
+    """Store the patient's profile (clinician token; the clinician is audited); answered once Kafka has it."""
+    clinician = authenticate(gateway.clinicians, credentials)
     profile = PatientProfile(patient_id=patient_id, **body.model_dump())
     try:
-        await run_in_threadpool(gateway.sink.send_profiles, [profile])
+        await run_in_threadpool(gateway.sink.send_profiles, [profile], clinician.id)
     except ProduceError as exc:
         raise HTTPException(
             503, "kafka: the profile could not be stored, retry", {"Retry-After": "5"}

@@ -170,7 +170,7 @@ def send_to_kafka(
 
     producer, n = sink or KafkaSink(settings), 0
     try:
-        producer.send_profiles(profiles)
+        producer.send_profiles(profiles, actor="simulator")
         for part in batched(readings, batch):
             producer.send_readings(part)
             n += len(part)

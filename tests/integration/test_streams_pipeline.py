@@ -286,7 +286,7 @@ def test_profiles_from_the_ingest_producer_set_each_patients_spo2_scale(service_
     assert {p.spo2_scale for p in profiles} == {1, 2}  # COPD patients on scale 2
     sink = KafkaSink(s)
     try:
-        sink.send_profiles(profiles)
+        sink.send_profiles(profiles, actor="test")
     finally:
         sink.close()
     workers.start("w1")
@@ -346,6 +346,11 @@ async def test_gateway_readings_and_a_clinicians_profile_reach_influxdb_through_
         # SpO2 89 % on air: on target on scale 2 (0 points), 3 points on scale 1
         rows = influx_query(s, 'SELECT "sub_spo2" FROM "news2" WHERE "patient_id" = \'p-gw-1\'')
         assert rows and {r["sub_spo2"] for r in rows} == {0}
+        # the profile change is audited: who set which scale
+        audit = influx_query(s, 'SELECT "patient_id", "spo2_scale", "actor", "conditions" FROM "profile"')
+        assert [(r["patient_id"], r["spo2_scale"], r["actor"], r["conditions"]) for r in audit] == [
+            ("p-gw-1", 2, "dr-a", "copd")
+        ]
     except BaseException:
         print(workers.tail())
         raise

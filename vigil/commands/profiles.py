@@ -23,6 +23,9 @@ def load(
             exists=True, dir_okay=False, help="JSONL of PatientProfile (e.g. simulator profiles.jsonl)."
         ),
     ],
+    actor: Annotated[
+        str, typer.Option(help="Who set these profiles (recorded in the worker's `profile` audit).")
+    ] = "bulk-load",
     create_topics: Annotated[bool, typer.Option(help="Create missing Kafka topics first.")] = True,
 ) -> None:
     """Publish every profile in FILE to ``topics.profiles`` (keyed by patient, compacted); waits for Kafka."""
@@ -43,7 +46,7 @@ def load(
         ensure_topics(settings)
     sink = KafkaSink(settings)
     try:
-        sink.send_profiles(profiles)
+        sink.send_profiles(profiles, actor=actor)
     except ProduceError as exc:
         Console(stderr=True).print(f"[red]kafka:[/] {exc}")
         raise typer.Exit(1) from exc

@@ -176,6 +176,7 @@ async def test_profile_endpoint_needs_a_clinician_and_publishes_the_profile(gw: 
     assert resp.status_code == 202 and resp.json()["spo2_scale"] == 2
     (profile,) = gw.sink.profiles
     assert (profile.patient_id, profile.spo2_scale, profile.conditions) == ("example", 2, ("copd",))
+    assert gw.sink.profile_actors == ["dr-a"]  # the clinician from the token, audited by the worker
     resp = await gw.client.put("/v1/patients/example/profile", json={"spo2_scale": 3}, headers=headers)
     assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "body.spo2_scale"
     device = {"authorization": f"Bearer {gw.token}"}

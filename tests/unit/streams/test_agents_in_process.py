@@ -161,7 +161,7 @@ async def test_a_profile_sets_the_spo2_scale_the_readings_are_judged_on(captured
     scale_2 = orjson.dumps({"patient_id": "p-1", "spo2_scale": 2, "conditions": ["copd"]})
     bad = b'{"patient_id": "p-1", "spo2_scale": 3}'
     async with topo.profile_agent.test_context() as agent:
-        await agent.put(scale_2, key=b"p-1")
+        await agent.put(scale_2, key=b"p-1", headers={"vigil-actor": b"dr-a"})
         await agent.put(bad, key=b"p-1")
         await agent.put(b'{"patient_id": "p-2", "spo2_scale": 2}', key=b"p-1")  # keyed by another patient
         await wait_until(
@@ -173,6 +173,9 @@ async def test_a_profile_sets_the_spo2_scale_the_readings_are_judged_on(captured
     assert (dead["stage"], dead["field"]) == ("profile", "spo2_scale")
     assert base64.b64decode(dead["raw"]) == bad and dead["reason"]
     assert (wrong_key["stage"], wrong_key["field"]) == ("profile", "key")
+    [audit] = [line for line in cap.influx if line.startswith("profile,")]
+    assert audit.startswith("profile,patient_id=p-1 ") and 'actor="dr-a"' in audit
+    assert 'conditions="copd"' in audit and "spo2_scale=2i" in audit
     async with topo.detect_agent.test_context() as agent:
         for value in readings():
             await agent.put(value, key=b"p-1")
