@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path
-from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ingest.gateway.auth import authenticate, bearer, state
-from ingest.producer import ProduceError
+from ingest.gateway.auth import clinician, state
+from ingest.gateway.responses import stored_in_kafka
 from ingest.reading import ID_PATTERN
 
 router = APIRouter(tags=["alerts"])
@@ -64,15 +62,9 @@ async def acknowledge(
     alert_id: Annotated[str, Path(pattern=ID_PATTERN)],
     body: AckRequest,
     gateway: Annotated[Any, Depends(state)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    by: Annotated[Any, Depends(clinician)],
 ) -> dict[str, Any]:
     """Record a clinician's acknowledgement (or snooze) of an alert; answered once Kafka has it."""
-    clinician = authenticate(gateway.clinicians, credentials)
-    record = ack_record(alert_id, clinician.id, body, datetime.now(UTC))
-    try:
-        await run_in_threadpool(gateway.sink.send_ack, record)
-    except ProduceError as exc:
-        raise HTTPException(
-            503, "kafka: the acknowledgement could not be stored, retry", {"Retry-After": "5"}
-        ) from exc
+    record = ack_record(alert_id, by.id, body, datetime.now(UTC))
+    await stored_in_kafka("acknowledgement", gateway.sink.send_ack, record)
     return record

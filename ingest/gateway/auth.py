@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ingest.registry import RevokedCredential, UnknownCredential
@@ -28,3 +28,11 @@ def authenticate(registry: Any, credentials: HTTPAuthorizationCredentials | None
 def state(request: Request) -> Any:
     """The gateway's shared state (settings, registries, sink)."""
     return request.app.state.gateway
+
+
+def clinician(
+    gateway: Annotated[Any, Depends(state)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Any:
+    """The clinician of the request's bearer token (a FastAPI dependency; device tokens get 401)."""
+    return authenticate(gateway.clinicians, credentials)

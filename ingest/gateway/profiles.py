@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path
-from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.episodes import PatientProfile
-from ingest.gateway.auth import authenticate, bearer, state
-from ingest.producer import ProduceError
+from ingest.gateway.auth import clinician, state
+from ingest.gateway.responses import stored_in_kafka
 from ingest.reading import ID_PATTERN
 
 router = APIRouter(tags=["patients"])
@@ -40,15 +38,9 @@ async def set_profile(
     patient_id: Annotated[str, Path(pattern=ID_PATTERN)],
     body: ProfileRequest,
     gateway: Annotated[Any, Depends(state)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    by: Annotated[Any, Depends(clinician)],
 ) -> dict[str, Any]:
     """Store the patient's profile (clinician token; the clinician is audited); answered once Kafka has it."""
-    clinician = authenticate(gateway.clinicians, credentials)
     profile = PatientProfile(patient_id=patient_id, **body.model_dump())
-    try:
-        await run_in_threadpool(gateway.sink.send_profiles, [profile], clinician.id)
-    except ProduceError as exc:
-        raise HTTPException(
-            503, "kafka: the profile could not be stored, retry", {"Retry-After": "5"}
-        ) from exc
+    await stored_in_kafka("profile", gateway.sink.send_profiles, [profile], by.id)
     return profile.model_dump(mode="json")

@@ -11,9 +11,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from fastapi import HTTPException
+from fastapi.concurrency import run_in_threadpool
+
 from ingest.adapters import WHOLE_PAYLOAD, AdapterResult
+from ingest.producer import ProduceError
 
 
 def summary(result: AdapterResult) -> dict[str, Any]:
@@ -56,3 +61,14 @@ def outcome_for_error(status_code: int, message: str) -> dict[str, Any]:
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": code, "diagnostics": message}],
     }
+
+
+async def stored_in_kafka(what: str, send: Callable[..., None], *args: Any) -> None:
+    """Run a blocking ``send`` (it returns once Kafka has the record) off the event loop; a Kafka
+    failure becomes 503 with ``Retry-After`` so the client retries."""
+    try:
+        await run_in_threadpool(send, *args)
+    except ProduceError as exc:
+        raise HTTPException(
+            503, f"kafka: the {what} could not be stored, retry", {"Retry-After": "5"}
+        ) from exc
