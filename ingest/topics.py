@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from vigil.settings import Settings
 
@@ -37,7 +38,8 @@ def topic_names(settings: Settings) -> list[str]:
 def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
     """Create any missing topic with ``Settings.topics.partitions`` and replication; returns those created.
 
-    Existing topics are left as they are (their partition count is not changed).
+    Existing topics are left as they are (their partition count is not changed), but each way an
+    existing topic differs from what Vigil needs is logged as a warning (:func:`topic_problems`).
     """
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -73,6 +75,38 @@ def ensure_topics(settings: Settings, *, timeout_s: float = 30.0) -> list[str]:
             len(created),
             len(existing & set(topic_names(settings))),
         )
+        for problem in topic_problems(admin, settings, [n for n in topic_names(settings) if n in existing]):
+            log.warning("kafka topics: %s", problem)
         return created
     finally:
         admin.close()
+
+
+def topic_problems(admin: Any, settings: Settings, names: list[str]) -> list[str]:
+    """How the existing topics ``names`` differ from what Vigil needs: the partition count (a
+    patient's readings, acks, profiles and state must share partitions) and compaction of the
+    profiles topic (else old profiles expire). ``admin`` is a kafka-python ``KafkaAdminClient``."""
+    if not names:
+        return []
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    problems = []
+    want = settings.topics.partitions
+    for meta in admin.describe_topics(names):
+        count = len(meta.get("partitions") or ())
+        if count != want:
+            problems.append(
+                f"{meta.get('name') or meta.get('topic')} has {count} partitions, settings say {want}: "
+                "patient data would not be co-partitioned (recreate it, or set topics.partitions)"
+            )
+    compacted = [n for n in names if n in topic_configs(settings)]
+    if compacted:
+        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in compacted])
+        for name in compacted:
+            policy = described.get("topic", {}).get(name, {}).get("cleanup.policy", {}).get("value", "delete")
+            if "compact" not in policy:
+                problems.append(
+                    f"{name} has cleanup.policy={policy}, not compact: profiles older than its retention "
+                    "are lost (kafka-configs.sh --alter --add-config cleanup.policy=compact)"
+                )
+    return problems

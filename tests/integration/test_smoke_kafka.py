@@ -8,8 +8,10 @@ Vigil relies on to keep one patient's readings in order on one partition.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 from kafka import KafkaProducer
@@ -103,3 +105,25 @@ def test_consume_all_reads_every_partition_and_stops_at_expected(service_setting
     assert len(consume_records(service_settings, topic, expected=5)) == 5, "must stop at `expected`"
     # Asking for more than exists returns what is there once the deadline passes.
     assert len(consume_records(service_settings, topic, expected=expected + 1, timeout=2)) == expected
+
+
+def test_ensure_topics_creates_what_vigil_needs_and_warns_about_what_it_cannot_fix(
+    service_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kafka.admin import NewTopic
+
+    from ingest.topics import ensure_topics, topic_problems
+    from tests.integration.helpers import kafka_admin
+
+    s = service_settings
+    with kafka_admin(s) as admin:
+        # as a broker's auto-creation would leave them: default partitions, delete policy
+        admin.create_topics([NewTopic(s.topics.readings, 1, 1), NewTopic(s.topics.profiles, 3, 1)])
+    with caplog.at_level(logging.WARNING, logger="ingest.topics"):
+        created = ensure_topics(s)
+    assert s.topics.readings not in created and s.topics.profiles not in created
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"{s.topics.readings} has 1 partitions, settings say 3" in w for w in warnings), warnings
+    assert any(f"{s.topics.profiles} has cleanup.policy=delete" in w for w in warnings), warnings
+    with kafka_admin(s) as admin:  # what ensure_topics created itself is right
+        assert topic_problems(admin, s, created) == []
