@@ -2,7 +2,7 @@
 
 Each vital shows the reading, the patient's learned expected range as a shaded band and
 anomaly markers (score at or above :data:`ANOMALY_SCORE`); NEWS2 and its sub-scores over
-time; alerts as annotations; sleep, activity and HRV as daily bars over two weeks.
+time, and the SpO2 scale in use; alerts as annotations; sleep, activity and HRV as daily bars over two weeks.
 
 >>> board = patient_dashboard()
 >>> board["uid"], board["templating"]["list"][0]["query"]
@@ -16,6 +16,7 @@ from ingest.metrics import CATALOGUE, Metric
 from streams import schema as s
 from vigil.grafana import influxql as q
 from vigil.grafana.panels import (
+    BLUE,
     NEWS2_THRESHOLDS,
     Json,
     dashboard,
@@ -25,6 +26,7 @@ from vigil.grafana.panels import (
     row,
     stat,
     target,
+    thresholds,
     timeseries,
 )
 from vigil.grafana.units import grafana_unit
@@ -73,6 +75,13 @@ def news2_total_query() -> str:
     """NEWS2 total over time (worst per interval)."""
     return q.select_where(
         s.NEWS2, [f'max("{s.F_TOTAL}") AS "NEWS2"'], [_PATIENT], by_time=q.INTERVAL, fill="none"
+    )
+
+
+def spo2_scale_query() -> str:
+    """The SpO2 scale NEWS2 uses for the patient: the latest profile, however long ago it was set."""
+    return q.select_where(
+        s.PROFILE, [f'last("{s.F_SPO2_SCALE}") AS "SpO2 scale"'], [_PATIENT], time_filter="time <= now()"
     )
 
 
@@ -182,11 +191,20 @@ def patient_dashboard(uid: str = "vigil-patient") -> Json:
         stack=True,
         description="Each parameter's score (0-3); a single 3 means urgent review.",
     )
+    scale = stat(
+        "SpO2 scale",
+        [target("A", spo2_scale_query())],
+        threshold_steps=thresholds((None, BLUE), (2, "purple")),
+        no_value="1",
+        description="The NEWS2 SpO2 scale in use, from the patient's latest profile (none set: scale 1). "
+        "Scale 2 (target 88-92 %) is for confirmed hypercapnic respiratory failure only.",
+    )
     panels: list[tuple[Json, int, int]] = [
         (row("NEWS2"), 24, 1),
         (stat("NEWS2 now", [target("A", news2_total_query())], threshold_steps=NEWS2_THRESHOLDS), 4, 8),
-        (news2, 10, 8),
-        (subs, 10, 8),
+        (scale, 4, 8),
+        (news2, 8, 8),
+        (subs, 8, 8),
         (row("Vital signs"), 24, 1),
         *((_vital_panel(m), 12, 8) for m in VITALS),
         (row("Sleep, activity and heart-rate variability"), 24, 1),

@@ -20,19 +20,27 @@ def ward_points(
 ) -> tuple[list[Any], list[str]]:
     """Points for ``patients`` simulated over the ``days`` before ``now``, and the patient ids."""
     from detectors.monitor import PatientMonitor, PatientState
-    from ingest.simulator.cohort import simulate_readings
+    from ingest.simulator.cohort import simulate_cohort
     from ingest.simulator.config import CohortConfig
     from streams.detect import DetectStage, DictStateView
     from streams.partitioning import partition_for
+    from streams.points import profile_point
     from vigil.tuning import monitor_config
 
     start = (now - timedelta(days=days)).replace(microsecond=0)
     config = CohortConfig(patients=patients, days=days, seed=seed, start=start, episode_rate=1.0)
-    readings = [r for r in simulate_readings(config) if r.time <= now]
-    stage = DetectStage(PatientMonitor(monitor_config(settings)), PatientState.from_bytes)  # type: ignore[arg-type]
+    cohort = simulate_cohort(config)
+    profiles = {p.patient_id: p for p in cohort.profiles}
+    readings = [r for r in cohort.readings() if r.time <= now]
+    stage = DetectStage(
+        PatientMonitor(monitor_config(settings)),  # type: ignore[arg-type]
+        PatientState.from_bytes,
+        profile_for=profiles.__getitem__,
+    )
     parts = settings.topics.partitions
     result = stage.run([(partition_for(r.patient_id.encode(), parts), r) for r in readings], DictStateView())
-    return result.points(settings.grafana.ack_base_url), sorted({r.patient_id for r in readings})
+    points = [profile_point(p, start, "simulator") for p in profiles.values()]
+    return points + result.points(settings.grafana.ack_base_url), sorted({r.patient_id for r in readings})
 
 
 def pipeline_points(
