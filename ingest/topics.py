@@ -99,7 +99,8 @@ def topic_problems(admin: Any, settings: Settings, names: list[str]) -> list[str
                 f"{meta.get('name') or meta.get('topic')} has {count} partitions, settings say {want}: "
                 "patient data would not be co-partitioned (recreate it, or set topics.partitions)"
             )
-    compacted = [n for n in names if n in topic_configs(settings)]
+    configs = topic_configs(settings)
+    compacted = [n for n in names if n in configs]
     if compacted:
         described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in compacted])
         for name in compacted:
