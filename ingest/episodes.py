@@ -56,6 +56,18 @@ class PatientProfile(BaseModel):
     conditions: tuple[str, ...] = ()
 
 
+def parse_profile(data: bytes | str) -> PatientProfile:
+    """A profile from its JSON, or a :class:`~ingest.reading.Rejection` naming the field and the reason.
+
+    >>> parse_profile('{"patient_id": "p-1", "spo2_scale": 2}').spo2_scale
+    2
+    """
+    try:
+        return PatientProfile.model_validate_json(data)
+    except ValidationError as exc:
+        raise Rejection.from_validation_error(exc) from None
+
+
 def read_profiles(path: Path) -> list[PatientProfile]:
     """The profiles of a JSONL file (one ``PatientProfile`` a line, ``.gz`` allowed), as the simulator
     writes them; blank lines are skipped.
@@ -77,8 +89,7 @@ def read_profiles(path: Path) -> list[PatientProfile]:
             if not line.strip():
                 continue
             try:
-                out.append(PatientProfile.model_validate_json(line))
-            except ValidationError as exc:
-                rej = Rejection.from_validation_error(exc)
+                out.append(parse_profile(line))
+            except Rejection as rej:
                 raise ValueError(f"{path.name}:{line_no}: {rej.field}: {rej.reason}") from None
     return out

@@ -18,7 +18,7 @@ import orjson
 from pydantic import ValidationError
 
 from detectors.events import Acknowledgement
-from ingest.episodes import PatientProfile
+from ingest.episodes import PatientProfile, parse_profile
 from ingest.reading import Reading, Rejection
 
 ACK_REQUIRED = ("alert_id", "patient_id", "clinician_id", "action", "time")
@@ -58,10 +58,9 @@ def decode_profile(value: bytes | None) -> PatientProfile:
     streams.codecs.Undecodable: spo2_scale: Input should be 1 or 2
     """
     try:
-        return PatientProfile.model_validate_json(value or b"")
-    except ValidationError as exc:
-        rej = Rejection.from_validation_error(exc)
-        raise Undecodable(rej.field, rej.reason) from exc
+        return parse_profile(value or b"")
+    except Rejection as rej:
+        raise Undecodable(rej.field, rej.reason) from rej
 
 
 def decode_ack(value: bytes | None) -> Acknowledgement:
