@@ -16,12 +16,14 @@ overwrites itself.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from influxdb_client import Point
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
+from influxdb_client.service.write_service import WriteService
 
 from vigil.settings import InfluxSettings
 
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.1
 BACKOFF_MAX_S = 5.0
+GZIP_LEVEL = 1
+"""Fast gzip for the write bodies: influxdb-client's own ``enable_gzip`` compresses at level 9, which
+cost the worker's event loop about 5 % of its time for a few per cent smaller bodies on the wire."""
 
 
 class InfluxRejected(Exception):
@@ -90,19 +95,29 @@ class InfluxSink:
         self.points_written = 0
 
     async def connect(self) -> InfluxSink:
-        """Open the HTTP client (gzip on). Must run inside the event loop that will write."""
+        """Open the HTTP client (bodies gzipped at :data:`GZIP_LEVEL`). Must run inside the event loop
+        that will write."""
         if self._post is None:
             self._client = InfluxDBClientAsync(
                 url=self.settings.url,
                 token=self.settings.token.get_secret_value(),
                 org=self.settings.org,
                 timeout=self.settings.timeout_ms,
-                enable_gzip=True,
+                enable_gzip=False,  # compressed here, faster
             )
-            write_api = self._client.write_api()
+            service = WriteService(self._client.api_client)
 
             async def post(body: bytes) -> None:
-                await write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=body)
+                await service.post_write_async(
+                    org=self.settings.org,
+                    bucket=self.settings.bucket,
+                    body=gzip.compress(body, GZIP_LEVEL),
+                    precision="ns",
+                    content_encoding="gzip",
+                    content_type="text/plain; charset=utf-8",
+                    async_req=False,
+                    _return_http_data_only=False,
+                )
 
             self._post = post
         return self

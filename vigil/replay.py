@@ -45,6 +45,7 @@ from vigil.runner import (
     replay_items,
     run_with_evaluation,
 )
+from vigil.runtime import tune_gc
 from vigil.settings import Settings
 from vigil.tuning import Tuning, monitor_config
 
@@ -134,6 +135,7 @@ def run_replay(
         return _finish(opts, settings, summary, evaluation, labels)
     config = monitor_config(settings, opts.tuning)
     cohort = CohortMonitor(PatientMonitor(config))
+    tune_gc()
     pipeline = Pipeline(
         cohort,
         CsvSink(opts.out),
@@ -239,6 +241,7 @@ def _replay_shard(opts: ReplayOptions, settings: Settings, shard: int, position:
     """
     out = _shard_dir(opts.out, shard)
     result = _ShardResult()
+    tune_gc()
     try:
         reader = open_reader(
             opts.input, opts.fmt, metric=opts.metric, patient=opts.patient, assume_utc=opts.assume_utc

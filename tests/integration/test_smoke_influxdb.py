@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -53,3 +54,20 @@ def test_each_test_gets_its_own_empty_database(service_settings: Settings) -> No
     assert database == service_settings.influx.bucket
     assert database in {r["name"] for r in influx_query(service_settings, "SHOW DATABASES")}
     assert influx_query(service_settings, "SHOW MEASUREMENTS") == []
+
+
+async def test_the_workers_sink_stores_gzip_bodies_and_reports_a_bad_line(service_settings: Settings) -> None:
+    from streams.influx_sink import InfluxRejected, InfluxSink
+
+    sink = await InfluxSink(service_settings.influx).connect()
+    try:
+        lines = [f"sink,patient=p{i % PATIENTS} value={i}.0 {START_NS + i * 10**9}" for i in range(POINTS)]
+        await sink.write(lines)
+        with pytest.raises(InfluxRejected) as bad:
+            await sink.write(["sink,patient=p1 value= 1"])
+    finally:
+        await sink.close()
+
+    (row,) = influx_query(service_settings, "SELECT count(value), sum(value) FROM sink")
+    assert (row["count"], row["sum"]) == (POINTS, sum(range(POINTS)))
+    assert bad.value.status == 400 and bad.value.lines == b"sink,patient=p1 value= 1"
