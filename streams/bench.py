@@ -42,19 +42,9 @@ from ingest.simulator.config import CohortConfig
 from ingest.topics import TOPIC_FIELDS
 from vigil.settings import Settings
 
-BENCH_BATCH_SIZE = 2000
-"""``worker.batch_size`` for the bench worker unless set explicitly (``VIGIL_WORKER__BATCH_SIZE``)."""
-
-
 def bench_settings(settings: Settings, name: str) -> Settings:
-    """``settings`` with private topics, database and app id ``name``.
-
-    ``worker.batch_size`` is :data:`BENCH_BATCH_SIZE` unless the caller's settings set it: a
-    batch pays one InfluxDB round trip, one delivery wait and one table write per changed
-    patient, so larger batches cut that per-batch cost when the worker is behind. When it keeps
-    up, ``take_events`` returns after ``worker.batch_timeout_s`` with fewer events, so the batch
-    size does not add latency.
-    """
+    """``settings`` with private topics, database and app id ``name`` (the worker's batch size is the
+    caller's: ``VIGIL_WORKER__BATCH_SIZE``)."""
     t = settings.topics
     topics = t.model_copy(update={f: f"{name}.{getattr(t, f)}" for f in TOPIC_FIELDS})
     return settings.model_copy(
@@ -66,11 +56,6 @@ def bench_settings(settings: Settings, name: str) -> Settings:
                     "app_id": name,
                     "store": "rocksdb",
                     "data_dir": Path(".cache/bench"),
-                    "batch_size": (
-                        settings.worker.batch_size
-                        if "batch_size" in settings.worker.model_fields_set
-                        else BENCH_BATCH_SIZE
-                    ),
                 }
             ),
             "grafana": settings.grafana.model_copy(
