@@ -59,6 +59,8 @@ class Quality(StrEnum):
 
 
 def _utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timezone required (e.g. 2024-05-01T08:00:00Z or +01:00)")
     return value.astimezone(UTC)
@@ -141,7 +143,16 @@ def derive_reading_id(patient_id: str, metric: str, time: datetime, value: float
     >>> derive_reading_id("p1", "heart_rate", datetime(2024, 1, 1, tzinfo=UTC), 72.0)
     '383c0af76497ecea'
     """
-    return reading_id_for_iso(patient_id, metric, time.astimezone(UTC).isoformat(), value)
+    global _last_id_time
+    last, text = _last_id_time
+    if time != last or time.tzinfo is not UTC:
+        text = time.astimezone(UTC).isoformat()
+        _last_id_time = (time, text)
+    return reading_id_for_iso(patient_id, metric, text, value)
+
+
+_last_id_time: tuple[datetime, str] = (datetime(1970, 1, 1, tzinfo=UTC), "1970-01-01T00:00:00+00:00")
+"""The last UTC time :func:`derive_reading_id` formatted: readings often come several to a time."""
 
 
 def reading_id_for_iso(patient_id: str, metric: str, utc_isoformat: str, value: float) -> str:

@@ -42,6 +42,7 @@ from ingest.simulator.config import CohortConfig
 from ingest.topics import TOPIC_FIELDS
 from vigil.settings import Settings
 
+
 def bench_settings(settings: Settings, name: str) -> Settings:
     """``settings`` with private topics, database and app id ``name`` (the worker's batch size is the
     caller's: ``VIGIL_WORKER__BATCH_SIZE``)."""

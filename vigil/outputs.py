@@ -90,44 +90,62 @@ class _BatchedCsv:
 class ScoresWriter:
     """Writes one ``scores.csv`` row per accepted (scored) reading.
 
-    The hot path of a replay: a reading's time string is reused for the next reading at the
-    same time (a PhysioNet row gives six), and empty cells skip formatting.
+    The hot path of a replay: a row is formatted as text directly (what ``csv.writer`` would
+    write, which it still does for a row with a character that needs quoting), a reading's
+    time string is reused for the next reading at the same time (a PhysioNet row gives six),
+    and rows are written :data:`BATCH_ROWS` at a time.
     """
 
     def __init__(self, stream: IO[str]) -> None:
-        self._csv = _BatchedCsv(stream, SCORES_COLUMNS)
+        self._stream = stream
+        self._csv = csv.writer(stream, lineterminator="\n")
+        self._csv.writerow(SCORES_COLUMNS)
+        self._lines: list[str] = []
         self._time: datetime | None = None
         self._time_text = ""
+        self.rows_written = 0
 
     def write(self, scored: ScoredReading, news2_total: int | None) -> None:
         r = scored.reading
         if r.time != self._time:
             self._time, self._time_text = r.time, iso(r.time)
         low, high = scored.expected_low, scored.expected_high
-        self._csv.add(
-            (
-                r.patient_id,
-                r.metric.value,
-                self._time_text,
-                f"{r.value:.6g}",
-                r.unit,
-                f"{scored.score:.4f}",
-                "" if low is None else f"{low:.5g}",
-                "" if high is None else f"{high:.5g}",
-                1 if scored.warm else 0,
-                "" if news2_total is None else news2_total,
-                ";".join(sorted(q.value for q in r.quality)) if r.quality else "",
-                r.device_id,
-                r.reading_id,
-            )
+        row = (
+            r.patient_id,
+            r.metric.value,
+            self._time_text,
+            f"{r.value:.6g}",
+            r.unit,
+            f"{scored.score:.4f}",
+            "" if low is None else f"{low:.5g}",
+            "" if high is None else f"{high:.5g}",
+            "1" if scored.warm else "0",
+            "" if news2_total is None else str(news2_total),
+            ";".join(sorted(q.value for q in r.quality)) if r.quality else "",
+            r.device_id,
+            r.reading_id,
         )
+        line = ",".join(row)
+        if line.count(",") != len(SCORES_COLUMNS) - 1 or '"' in line or "\n" in line or "\r" in line:
+            # a field with a comma, quote or line break: csv.writer quotes it
+            self.flush()
+            self._csv.writerow(row)
+            self.rows_written += 1
+            return
+        self._lines.append(line)
+        if len(self._lines) >= BATCH_ROWS:
+            self.flush()
 
-    @property
-    def rows_written(self) -> int:
-        return self._csv.rows_written
+    def flush(self) -> None:
+        if self._lines:
+            self._lines.append("")
+            self._stream.write("\n".join(self._lines))
+            self.rows_written += len(self._lines) - 1
+            self._lines.clear()
+        self._stream.flush()
 
     def close(self) -> None:
-        self._csv.flush()
+        self.flush()
 
 
 @dataclass(slots=True)

@@ -69,6 +69,42 @@ def test_scores_are_written_in_batches_beyond_the_batch_size(
     assert len(_rows(buf.getvalue())) == 12_001
 
 
+def test_scores_rows_are_what_csv_writer_writes_also_for_ids_that_need_quoting(
+    make_scored: Callable[..., ScoredReading],
+) -> None:
+    plain = [make_scored("p1", "heart_rate", 70 + i, i) for i in range(2)]
+    odd = [
+        s.reading.model_copy(update={"reading_id": rid})
+        for s, rid in zip(plain, ('a,b,"c"', "line\nbreak"), strict=True)
+    ]
+    rows = [
+        plain[0],
+        ScoredReading(odd[0], 0.5, None, None, False),
+        plain[1],
+        ScoredReading(odd[1], 0.5, 1, 2, True),
+    ]
+    buf = io.StringIO()
+    w = ScoresWriter(buf)
+    for i, r in enumerate(rows):
+        w.write(r, news2_total=i if i % 2 else None)
+    w.close()
+
+    expected = io.StringIO()
+    reference = csv.writer(expected, lineterminator="\n")
+    reference.writerow(SCORES_COLUMNS)
+    for i, r in enumerate(rows):
+        x = r.reading
+        reference.writerow(
+            [x.patient_id, x.metric.value, x.time.isoformat().replace("+00:00", "Z"), f"{x.value:.6g}",
+             x.unit, f"{r.score:.4f}", "" if r.expected_low is None else f"{r.expected_low:.5g}",
+             "" if r.expected_high is None else f"{r.expected_high:.5g}", int(r.warm), i if i % 2 else "", "",
+             x.device_id, x.reading_id]
+        )  # fmt: skip
+    assert buf.getvalue() == expected.getvalue()
+    assert [row["reading_id"] for row in _rows(buf.getvalue())][1::2] == ['a,b,"c"', "line\nbreak"]
+    assert w.rows_written == 4
+
+
 def test_rejected_rows_keep_location_reason_and_raw() -> None:
     buf = io.StringIO()
     w = RejectedWriter(buf)
