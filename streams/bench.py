@@ -1,4 +1,4 @@
-"""``vigil bench pipeline``: one worker end to end on the local Kafka and InfluxDB, measured.
+"""``vigil bench pipeline``: the stream worker end to end on the local Kafka and InfluxDB, measured.
 
 Everything runs on private topics, an InfluxDB database and a Faust app id named
 ``bench-<hex>`` (removed afterwards):
@@ -9,13 +9,15 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
    only after its InfluxDB write was accepted, so this is Kafka in -> InfluxDB out.
 2. *bare loop*: an aiokafka consumer reads and decodes (``Reading.from_json``) the same topic;
    ``ratio`` = worker readings/s / bare readings/s.
-3. *latency* (``rate`` > 0): the cohort's next ``rate * latency_seconds`` readings (the same
-   patients, event times continuing where step 1 stopped) are produced at ``rate``/s to the
-   caught-up worker, with hard-limit heart-rate runs injected (:func:`inject_hard_limit_runs`) so
-   that alerts are raised and resolved throughout. Score latency = score record timestamp - input
-   record timestamp; alert latency = alert record timestamp - timestamp of the reading that
-   triggered it (an alert's ``time`` is that reading's event time: :func:`match_alert_latencies`).
-   p50/p99 of each.
+3. *latency* (``rate`` > 0): with ``latency_workers`` > 1 the other workers are started and a
+   second of warm-up readings at ``rate`` is scored first (the group has rebalanced and each
+   worker has restored its patients' state). Then the cohort's next ``rate * latency_seconds``
+   readings (the same patients, event times continuing) are produced at ``rate``/s to the
+   caught-up worker(s), with hard-limit heart-rate runs injected (:func:`inject_hard_limit_runs`)
+   so that alerts are raised and resolved throughout. Score latency = score record timestamp -
+   input record timestamp; alert latency = alert record timestamp - timestamp of the reading
+   that triggered it (an alert's ``time`` is that reading's event time:
+   :func:`match_alert_latencies`). p50/p99 of each.
 4. *memory*: the worker's RSS after the run, and the mean serialised ``PatientState`` bytes
    of the cohort's patients, times 10,000.
 """
@@ -321,6 +323,7 @@ def run_pipeline_bench(
     patients: int,
     rate: int = 0,
     latency_seconds: float = 10.0,
+    latency_workers: int = 1,
     state_patients: int = 10_000,
 ) -> dict[str, Any]:
     """Run the benchmark (see module docstring) and return its numbers."""
@@ -331,11 +334,16 @@ def run_pipeline_bench(
     s = bench_settings(settings, name)
     ensure_topics(s)
     _influx(s, f'CREATE DATABASE "{name}"')
+    n_warm = rate if rate and latency_workers > 1 else 0
     n_extra = int(rate * latency_seconds) if rate else 0
-    everything = cohort_readings(readings + n_extra, patients)
-    data, tail = everything[:readings], everything[readings:]
+    everything = cohort_readings(readings + n_warm + n_extra, patients)
+    data, warm, tail = (
+        everything[:readings],
+        everything[readings : readings + n_warm],
+        everything[readings + n_warm :],
+    )
     _produce(s, [(r.patient_id.encode(), r.to_json()) for r in data])
-    proc = start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log")
+    procs = [start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log")]
     try:
         scores = _read_timestamps(s, s.topics.scores, readings, timeout_s=300)
         if len(scores) < readings:
@@ -354,10 +362,23 @@ def run_pipeline_bench(
             "ratio": round(worker_rate / bare_rate, 3),
         }
         if rate:
+            if warm:
+                for k in range(2, latency_workers + 1):
+                    procs.append(
+                        start_worker_process(s, f"bench-{k}", Path(".cache/bench") / f"{name}-{k}.log")
+                    )
+                _wait_for_group(s, latency_workers, timeout_s=120)
+                _produce(s, [(r.patient_id.encode(), r.to_json()) for r in warm], rate=rate)
+                if len(_read_timestamps(s, s.topics.scores, readings + len(warm), 300)) < readings + len(
+                    warm
+                ):
+                    raise RuntimeError(
+                        f"{latency_workers} workers did not score the warm-up (log: .cache/bench)"
+                    )
             extra = [r.model_copy(update={"reading_id": f"lat-{i:09d}"}) for i, r in enumerate(tail)]
             extra, injected = inject_hard_limit_runs(extra)
             _produce(s, [(r.patient_id.encode(), r.to_json()) for r in extra], rate=rate)
-            total = readings + len(extra)
+            total = readings + len(warm) + len(extra)
             arrived = _read_timestamps(s, s.topics.readings, total, 120)
             scored = _read_timestamps(s, s.topics.scores, total, 300)
             lat = [scored[k] - arrived[k] for k in scored if k.startswith("lat-") and k in arrived]
@@ -366,6 +387,7 @@ def run_pipeline_bench(
             result.update(
                 {
                     "latency_rate_per_s": rate,
+                    "latency_workers": latency_workers,
                     "latency_readings": len(extra),
                     "latency_injected_hard_limit_readings": injected,
                     **_percentiles("latency", lat),
@@ -374,16 +396,37 @@ def run_pipeline_bench(
                     "alert_records_ambiguous": alerts.ambiguous,
                 }
             )
-        result["worker_rss_mb"] = round(_rss_mb(proc.pid), 1)
+        result["worker_rss_mb"] = round(_rss_mb(procs[0].pid), 1)
         per_patient = _state_bytes_per_patient(s, data)
         result["state_bytes_per_patient"] = round(per_patient, 1)
         result[f"state_mb_per_{state_patients}_patients"] = round(per_patient * state_patients / 2**20, 2)
         return result
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
         _influx(s, f'DROP DATABASE "{name}"')
         _delete_topics(s, name)
+
+
+def _wait_for_group(settings: Settings, members: int, timeout_s: float) -> None:
+    """Until the workers' consumer group (the app id) is stable with ``members`` members."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka.bootstrap_list, **settings.kafka.kafka_python_config()
+    )
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            group = admin.describe_groups([settings.worker.app_id])[settings.worker.app_id]
+            if group["group_state"] == "Stable" and len(group["members"]) == members:
+                return
+            time.sleep(0.2)  # polling the broker for the group's state
+    finally:
+        admin.close()
+    raise RuntimeError(f"the consumer group did not reach {members} members (log: .cache/bench)")
 
 
 def _delete_topics(settings: Settings, prefix: str) -> None:

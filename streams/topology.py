@@ -44,6 +44,7 @@ from ingest.producer import ACTOR_HEADER
 from streams.codecs import Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
+from streams.holes import find_holes, read_range
 from streams.influx_sink import InfluxRejected, InfluxSink
 from streams.metrics import PipelineMetrics
 from streams.partitioning import cached_partition, event_context, partition_for
@@ -126,10 +127,11 @@ class TableStateView:
 
     def unprocessed(self, events: Sequence[Any]) -> list[Any]:
         """The events not yet reflected in the table (a replay after a crash skips the others)."""
-        done = {p: self._offset(ev) for p, ev in self.events.items()}
+        done = {p: self.applied_offset(ev) for p, ev in self.events.items()}
         return [ev for ev in events if done[ev.message.partition] < ev.message.offset]
 
-    def _offset(self, event: Any) -> int:
+    def applied_offset(self, event: Any) -> int:
+        """The last offset of ``event``'s topic and partition whose effects are in the table (-1: none)."""
         with event_context(event):
             raw = self.table.get(self._offset_key(event))
         return -1 if raw is None else int(raw)
@@ -230,10 +232,29 @@ class Topology:
                     await handle(events)
                     continue
                 async with self.state_lock:
-                    await handle(events)
+                    await handle(await self.with_skipped_records(events))
 
         agent.__name__ = handle.__name__.lstrip("_")
         return agent
+
+    async def with_skipped_records(self, events: Sequence[Any]) -> Sequence[Any]:
+        """``events``, preceded by any records the consumer skipped since the table's last applied offset
+        of their partition (see :mod:`streams.holes`)."""
+        view = TableStateView(self, events)
+        holes = find_holes(events, {p: view.applied_offset(ev) for p, ev in view.events.items()})
+        if not holes:
+            return events
+        skipped: list[Any] = []
+        for topic, partition, start, end in holes:
+            log.warning(
+                "%s[%d]: offsets %d..%d were skipped by the consumer after a rebalance; reading them again",
+                topic,
+                partition,
+                start,
+                end - 1,
+            )
+            skipped += await read_range(self.settings.kafka, topic, partition, start, end)
+        return [*skipped, *events]
 
     async def ensure_sinks(self) -> None:
         """Connect InfluxDB and start the annotation poster once, inside the worker's loop."""
@@ -243,6 +264,10 @@ class Topology:
             self._started = asyncio.Lock()
         async with self._started:
             if not self._sinks_ready:
+                # Faust's buffer of table-changelog records (a batch stores one state per patient)
+                # holds 100 before it stalls message delivery to flush them one by one, logging
+                # "producer buffer full" at WARNING each time; no setting exposes it.
+                self.app.producer.buffer.max_messages = max(100, 4 * self._batch)
                 await self.influx.connect()
                 self.annotations.start()
                 self._sinks_ready = True

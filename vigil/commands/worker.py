@@ -36,6 +36,11 @@ def bench_pipeline(
     readings: int = typer.Option(100_000, help="Readings to push through the worker."),
     patients: int = typer.Option(1_000, help="Distinct patients in the input."),
     rate: int = typer.Option(5_000, help="Produce at this many readings/s for the latency run (0: skip)."),
+    latency_workers: int = typer.Option(
+        1,
+        min=1,
+        help="Workers sharing the partitions in the latency run (throughput is always one worker's).",
+    ),
     state_patients: int = typer.Option(10_000, help="Patients for the state-size measurement."),
 ) -> None:
     """End-to-end throughput, latency and memory of one worker on the local Kafka and InfluxDB (JSON)."""
@@ -45,6 +50,11 @@ def bench_pipeline(
     from vigil.settings import load_settings
 
     result = run_pipeline_bench(
-        load_settings(), readings=readings, patients=patients, rate=rate, state_patients=state_patients
+        load_settings(),
+        readings=readings,
+        patients=patients,
+        rate=rate,
+        latency_workers=latency_workers,
+        state_patients=state_patients,
     )
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

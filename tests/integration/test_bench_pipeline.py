@@ -1,0 +1,19 @@
+"""``vigil bench pipeline`` end to end on the real services, small: a benchmark that breaks is a bug."""
+
+from __future__ import annotations
+
+from streams.bench import run_pipeline_bench
+from vigil.settings import Settings
+
+
+def test_bench_measures_one_worker_then_latency_with_two(service_settings: Settings) -> None:
+    r = run_pipeline_bench(
+        service_settings, readings=600, patients=12, rate=150, latency_seconds=4, latency_workers=2
+    )
+
+    assert r["worker_readings_per_s"] > 0 and r["ratio"] > 0
+    assert r["latency_workers"] == 2
+    assert r["latency_readings"] == r["latency_samples"] == 600
+    assert r["latency_injected_hard_limit_readings"] > 0 and r["alert_latency_samples"] > 0
+    assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] < 60_000
+    assert r["state_bytes_per_patient"] > 0
