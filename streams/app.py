@@ -28,15 +28,21 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def ssl_context(kafka: KafkaSettings) -> ssl.SSLContext | None:
+    """The TLS context for ``SSL``/``SASL_SSL`` (None otherwise)."""
+    if kafka.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+    if kafka.ssl_certfile:
+        context.load_cert_chain(
+            str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+        )
+    return context
+
+
 def broker_credentials(kafka: KafkaSettings) -> Any:
     """Faust credentials for SASL or SSL (None for PLAINTEXT)."""
-    context = None
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
-        if kafka.ssl_certfile:
-            context.load_cert_chain(
-                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
-            )
+    context = ssl_context(kafka)
     if kafka.security_protocol.startswith("SASL"):
         password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
         return faust.SASLCredentials(

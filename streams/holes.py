@@ -11,17 +11,19 @@ commit) and they are processed first, in order. A range with no records (a compa
 expired one) simply yields nothing.
 
 >>> ev = lambda p, o: RecordEvent(None, b"", {}, RecordMessage("t", p, o, 0))
->>> find_holes([ev(0, 7), ev(0, 8), ev(1, 3)], {0: 4, 1: 2})
+>>> find_holes([ev(0, 7), ev(0, 8), ev(1, 3)], {0: 4, 1: 2})  # partition 0 misses offsets 5 and 6
 [('t', 0, 5, 7)]
+>>> find_holes([ev(0, 5), ev(1, 2), ev(2, 9)], {0: 4, 1: 6, 2: -1})  # contiguous, replayed, never applied
+[]
 """
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streams.app import ssl_context
 from vigil.settings import KafkaSettings
 
 
@@ -66,12 +68,8 @@ def _consumer_security(kafka: KafkaSettings) -> dict[str, Any]:
         cfg["sasl_mechanism"] = kafka.sasl_mechanism
         cfg["sasl_plain_username"] = kafka.sasl_username
         cfg["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
-        if kafka.ssl_certfile:
-            context.load_cert_chain(
-                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
-            )
+    context = ssl_context(kafka)
+    if context is not None:
         cfg["ssl_context"] = context
     return cfg
 
