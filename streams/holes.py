@@ -5,15 +5,17 @@ partition this worker keeps *after* records that were fetched but never handed t
 agent, and count them as an offset gap that is safe to commit (measured: a second worker
 joining mid-stream lost 60 of 600 readings, their offsets committed). Each stateful agent
 knows the last offset it applied per partition (kept in the table with the state), so a
-batch whose first offset on a partition is beyond that + 1 shows the hole;
+batch whose offsets on a partition jump (from that one, or between two of its own) shows the hole;
 :func:`read_range` fetches those records with a plain aiokafka consumer (no group, no
-commit) and they are processed first, in order. A range with no records (a compacted or
-expired one) simply yields nothing.
+commit) and the batch is processed with them, in offset order. A range with no records
+(compacted, expired, or transaction markers) yields nothing.
 
 >>> ev = lambda p, o: RecordEvent(None, b"", {}, RecordMessage("t", p, o, 0))
 >>> find_holes([ev(0, 7), ev(0, 8), ev(1, 3)], {0: 4, 1: 2})  # partition 0 misses offsets 5 and 6
 [('t', 0, 5, 7)]
->>> find_holes([ev(0, 5), ev(1, 2), ev(2, 9)], {0: 4, 1: 6, 2: -1})  # contiguous, replayed, never applied
+>>> find_holes([ev(0, 5), ev(0, 9), ev(0, 6)], {0: 4})  # 7 and 8 missing inside the batch
+[('t', 0, 7, 9)]
+>>> find_holes([ev(0, 5), ev(1, 2), ev(2, 9), ev(2, 10)], {0: 4, 1: 6, 2: -1})  # contiguous, replayed, new
 []
 """
 
@@ -48,18 +50,23 @@ class RecordEvent:
 
 
 def find_holes(events: Sequence[Any], applied: Mapping[int, int]) -> list[tuple[str, int, int, int]]:
-    """``(topic, partition, first missing, first present)`` for each partition whose lowest offset in
-    ``events`` is beyond the offset ``applied`` to it + 1 (partitions never applied, -1, have none)."""
-    lowest: dict[int, Any] = {}
+    """``(topic, partition, first missing, first present)`` for each run of offsets missing from
+    ``events`` on a partition: between the offset ``applied`` to it (-1: none yet, so no hole
+    before the batch) and the batch's offsets, or between two of them."""
+    offsets: dict[int, set[int]] = {}
+    topics: dict[int, str] = {}
     for ev in events:
         m = ev.message
-        if m.partition not in lowest or m.offset < lowest[m.partition].offset:
-            lowest[m.partition] = m
-    return [
-        (m.topic, p, applied[p] + 1, m.offset)
-        for p, m in lowest.items()
-        if applied.get(p, -1) >= 0 and m.offset > applied[p] + 1
-    ]
+        offsets.setdefault(m.partition, set()).add(m.offset)
+        topics[m.partition] = m.topic
+    holes = []
+    for p, present in offsets.items():
+        previous = applied.get(p, -1)
+        for offset in sorted(present):
+            if previous >= 0 and offset > previous + 1:
+                holes.append((topics[p], p, previous + 1, offset))
+            previous = max(previous, offset)
+    return holes
 
 
 def _consumer_security(kafka: KafkaSettings) -> dict[str, Any]:

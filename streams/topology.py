@@ -238,23 +238,28 @@ class Topology:
         return agent
 
     async def with_skipped_records(self, events: Sequence[Any]) -> Sequence[Any]:
-        """``events``, preceded by any records the consumer skipped since the table's last applied offset
-        of their partition (see :mod:`streams.holes`)."""
+        """``events`` with any records the consumer skipped (since the table's last applied offset of their
+        partition, or between two of them) read again, in offset order per partition (see
+        :mod:`streams.holes`)."""
         view = TableStateView(self, events)
         holes = find_holes(events, {p: view.applied_offset(ev) for p, ev in view.events.items()})
         if not holes:
             return events
         skipped: list[Any] = []
         for topic, partition, start, end in holes:
-            log.warning(
-                "%s[%d]: offsets %d..%d were skipped by the consumer after a rebalance; reading them again",
-                topic,
-                partition,
-                start,
-                end - 1,
-            )
-            skipped += await read_range(self.settings.kafka, topic, partition, start, end)
-        return [*skipped, *events]
+            found = await read_range(self.settings.kafka, topic, partition, start, end)
+            if found:  # an empty range is compaction, expiry or transaction markers: nothing was lost
+                log.warning(
+                    "%s[%d]: %d records at offsets %d..%d were skipped by the consumer (a rebalance); "
+                    "processing them now",
+                    topic,
+                    partition,
+                    len(found),
+                    start,
+                    end - 1,
+                )
+            skipped += found
+        return sorted([*events, *skipped], key=lambda ev: (ev.message.partition, ev.message.offset))
 
     async def ensure_sinks(self) -> None:
         """Connect InfluxDB and start the annotation poster once, inside the worker's loop."""
