@@ -194,7 +194,10 @@ def _influx(settings: Settings, q: str) -> None:
     ).raise_for_status()
 
 
-def _produce(settings: Settings, records: list[tuple[bytes, bytes]], rate: float = 0.0) -> None:
+def _produce(
+    settings: Settings, records: list[tuple[bytes, bytes]], rate: float = 0.0, topic: str | None = None
+) -> None:
+    """Send ``records`` to ``topic`` (default: the readings topic), at ``rate`` records/s if given."""
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
@@ -210,7 +213,7 @@ def _produce(settings: Settings, records: list[tuple[bytes, bytes]], rate: float
             ahead = i / rate - (time.perf_counter() - start)
             if ahead > 0:
                 time.sleep(ahead)  # pacing the producer, not waiting for a result
-        producer.send(settings.topics.readings, key=key, value=value)
+        producer.send(topic or settings.topics.readings, key=key, value=value)
     producer.flush(120)
     producer.close()
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -188,6 +188,9 @@ class Topology:
         """Held by a state-changing agent from reading its batch's states until they are stored."""
         self._sinks_ready = False
         self._index: dict[int, set[str]] = {}
+        self._validated: dict[int, int] = {}
+        """Raw partition -> last offset the validate agent sent on (the stateless agent's hole check: a
+        rebalance skips records in a partition this worker *keeps*, so memory is enough)."""
         self._metrics_since = time.time()
         t = settings.topics
         self.raw = self._topic(t.raw)
@@ -209,6 +212,7 @@ class Topology:
         self.profile_agent = app.agent(self.profiles, name="profile")(self._batches(self._apply_profiles))
         app.timer(METRICS_INTERVAL_S, name="pipeline-metrics")(self.write_metrics)
         app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_assigned.connect(self._on_assigned)
         app.on_before_shutdown.connect(self._on_shutdown)
 
     # -- wiring ----------------------------------------------------------------------------------
@@ -229,20 +233,20 @@ class Topology:
             async for events in stream.take_events(self._batch, within=self._within):  # type: ignore[attr-defined]
                 await self.ensure_sinks()
                 if not stateful:
-                    await handle(events)
+                    await handle(await self.with_skipped_records(events, self._validated))
                     continue
                 async with self.state_lock:
-                    await handle(await self.with_skipped_records(events))
+                    view = TableStateView(self, events)
+                    applied = {p: view.applied_offset(ev) for p, ev in view.events.items()}
+                    await handle(await self.with_skipped_records(events, applied))
 
         agent.__name__ = handle.__name__.lstrip("_")
         return agent
 
-    async def with_skipped_records(self, events: Sequence[Any]) -> Sequence[Any]:
-        """``events`` with any records the consumer skipped (since the table's last applied offset of their
-        partition, or between two of them) read again, in offset order per partition (see
-        :mod:`streams.holes`)."""
-        view = TableStateView(self, events)
-        holes = find_holes(events, {p: view.applied_offset(ev) for p, ev in view.events.items()})
+    async def with_skipped_records(self, events: Sequence[Any], applied: Mapping[int, int]) -> Sequence[Any]:
+        """``events`` with any records the consumer skipped (since the offset ``applied`` to their partition,
+        or between two of them) read again, in offset order per partition (see :mod:`streams.holes`)."""
+        holes = find_holes(events, applied)
         if not holes:
             return events
         skipped: list[Any] = []
@@ -280,6 +284,15 @@ class Topology:
     async def _on_revoked(self, *args: Any, **kwargs: Any) -> None:
         self._index.clear()
         self.stage.forget()
+
+    async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
+        """Forget the validated offsets of raw partitions not kept (``args``: the app, the assigned topic
+        partitions): another worker moves them on."""
+        assigned: Iterable[Any] = args[1] if len(args) > 1 else kwargs.get("assigned", ())
+        kept = {tp.partition for tp in assigned if tp.topic == self.raw.get_topic_name()}
+        for partition in list(self._validated):
+            if partition not in kept:
+                del self._validated[partition]
 
     async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
         """Graceful stop (consumer already stopped): give queued annotations a moment, close InfluxDB."""
@@ -319,6 +332,9 @@ class Topology:
         sends = await self.send_records(self.readings, out)
         sends += await self.send_records(self.dead_letter, dead_out)
         await asyncio.gather(*sends)
+        for ev in events:
+            m = ev.message
+            self._validated[m.partition] = max(m.offset, self._validated.get(m.partition, -1))
         self.metrics.batch(rejected=rejected, dead_letters=rejected)
 
     async def _detect(self, events: Sequence[Any]) -> None:

@@ -389,30 +389,36 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_keeps_state(
         raise
 
 
-def test_a_worker_joining_mid_stream_skips_no_reading(service_settings, workers) -> None:
-    """Scale-out while readings flow: the first worker keeps some partitions through the rebalance,
-    with records in flight; every reading still reaches InfluxDB (Faust's consumer skipped those
-    in-flight records and committed past them until ``Topology.repair_holes``)."""
+@pytest.mark.parametrize("path", ["readings", "raw"])
+def test_a_worker_joining_mid_stream_skips_no_reading(service_settings, workers, path: str) -> None:
+    """Scale-out while records flow: the first worker keeps some partitions through the rebalance,
+    with records in flight; every reading still reaches InfluxDB once. Faust's consumer skipped such
+    records and committed past them until ``Topology.with_skipped_records`` (detect agent on the
+    readings topic; validate agent on the raw topic). Before that fix this failed (the 1,800 readings
+    never all arrived). A hole ("skipped by the consumer" in a worker log) happens in most runs,
+    not every one, so its repair is not asserted."""
     import threading
 
     from streams.bench import _produce, cohort_readings
 
     s = service_settings
     readings = cohort_readings(1_800, patients=12)
-    records = [(r.patient_id.encode(), r.to_json()) for r in readings]
-    produce(s, s.topics.readings, records[:600])
+    records = (
+        [(r.patient_id.encode(), r.to_json()) for r in readings]
+        if path == "readings"
+        else raw_of(iter(readings))
+    )
+    topic = s.topics.readings if path == "readings" else s.topics.raw
+    produce(s, topic, records[:600])
     w1 = workers.start("w1")
     try:
         wait_for_readings(s, 600, 120, [w1])
-        paced = threading.Thread(target=_produce, args=(s, records[600:], 200.0))
-        paced.start()  # 6 s of readings at 200/s while the second worker joins
+        paced = threading.Thread(target=_produce, args=(s, records[600:], 200.0, topic))
+        paced.start()  # 6 s of records at 200/s while the second worker joins
         w2 = workers.start("w2")
         paced.join()
         wait_for_readings(s, len(readings), 120, [w1, w2])
         assert influx_counts(s) == (len(readings), len(readings))
-        assert "skipped by the consumer" in workers.log_text(), (
-            "no rebalance hole was repaired: nothing was tested"
-        )
     except BaseException:
         print(workers.tail())
         raise
