@@ -3,9 +3,10 @@
 When a rebalance happens while records are in flight, faust-streaming 0.15 can resume a
 partition this worker keeps *after* records that were fetched but never handed to the
 agent, and count them as an offset gap that is safe to commit (measured: a second worker
-joining mid-stream lost 60 of 600 readings, their offsets committed). Each stateful agent
-knows the last offset it applied per partition (kept in the table with the state), so a
-batch whose offsets on a partition jump (from that one, or between two of its own) shows the hole;
+joining mid-stream lost 60 of 600 readings, their offsets committed). Each agent knows the
+last offset it applied per partition (a stateful one in the table with the state, the validate
+agent in memory), so a batch whose offsets on a partition jump (from that one, or between two of
+its own) shows the hole;
 :func:`read_range` fetches those records with a plain aiokafka consumer (no group, no
 commit) and the batch is processed with them, in offset order. A range with no records
 (compacted, expired, or transaction markers) yields nothing.
