@@ -71,11 +71,8 @@ def find_holes(events: Sequence[Any], applied: Mapping[int, int]) -> list[tuple[
 
 
 def _consumer_security(kafka: KafkaSettings) -> dict[str, Any]:
-    cfg: dict[str, Any] = {"security_protocol": kafka.security_protocol}
-    if kafka.sasl_mechanism:
-        cfg["sasl_mechanism"] = kafka.sasl_mechanism
-        cfg["sasl_plain_username"] = kafka.sasl_username
-        cfg["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    """``KafkaSettings.kafka_python_config()`` in aiokafka's terms: TLS as an ``ssl_context``."""
+    cfg = {k: v for k, v in kafka.kafka_python_config().items() if not k.startswith("ssl_")}
     context = ssl_context(kafka)
     if context is not None:
         cfg["ssl_context"] = context
