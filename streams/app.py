@@ -64,7 +64,7 @@ def create_app(settings: Settings, *, worker_id: str | None = None, **topology_o
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         w.app_id,
-        broker=[f"kafka://{b}" for b in settings.kafka.bootstrap_list],
+        broker=[f"vigil://{b}" for b in settings.kafka.bootstrap_list],  # streams.transport
         broker_credentials=broker_credentials(settings.kafka),
         store="rocksdb://" if w.store == "rocksdb" else "memory://",
         datadir=str(datadir),

@@ -359,7 +359,7 @@ def run_pipeline_bench(
             "patients": patients,
             "partitions": s.topics.partitions,
             "batch_size": s.worker.batch_size,
-            "batch_timeout_s": s.worker.batch_timeout_s,
+            "fetch_max_wait_ms": s.worker.fetch_max_wait_ms,
             "worker_readings_per_s": round(worker_rate, 1),
             "bare_aiokafka_decode_readings_per_s": round(bare_rate, 1),
             "ratio": round(worker_rate / bare_rate, 3),

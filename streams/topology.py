@@ -10,7 +10,7 @@ All patient-keyed topics and the table changelog share ``Settings.topics.partiti
 and key = patient id, so a patient's readings, acknowledgements, profile and state are
 co-partitioned and handled by one worker at a time.
 
-Every agent consumes batches (``stream.take_events``) and, for each batch, in this
+Every agent consumes batches (:func:`streams.batching.natural_batches`) and, for each batch, in this
 order: (1) awaits the InfluxDB write, (2) awaits delivery of its output records
 (scores, alerts, dead letters), (3) writes the new patient states to the table; only
 then does the loop continue, which acknowledges the batch's events so Faust may
@@ -41,6 +41,7 @@ from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
 from ingest.episodes import PatientProfile
 from ingest.producer import ACTOR_HEADER
+from streams.batching import natural_batches
 from streams.codecs import Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
@@ -203,7 +204,7 @@ class Topology:
         self.table = app.Table(
             STATE_TABLE, default=None, partitions=self.partitions, key_type=bytes, value_type=bytes
         )
-        self._batch, self._within = settings.worker.batch_size, settings.worker.batch_timeout_s
+        self._batch = settings.worker.batch_size
         self.validate_agent = app.agent(self.raw, name="validate")(
             self._batches(self._validate, stateful=False)
         )
@@ -230,7 +231,7 @@ class Topology:
         """An agent handing ``handle`` batches of events; a ``stateful`` one under :attr:`state_lock`."""
 
         async def agent(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(self._batch, within=self._within):  # type: ignore[attr-defined]
+            async for events in natural_batches(stream, self._batch):
                 await self.ensure_sinks()
                 if not stateful:
                     await handle(await self.with_skipped_records(events, self._validated))

@@ -155,12 +155,14 @@ class WorkerSettings(_Section):
     web_port: int = Field(default=6066, ge=1, le=65535)
     store: Literal["rocksdb", "memory"] = "rocksdb"
     batch_size: int = Field(default=5000, ge=1)
-    """Most events an agent takes at once (``stream.take_events``). A batch that is not full is cut after
-    ``batch_timeout_s``, so this only matters when the worker is behind: then a larger batch pays the
-    per-batch costs (an InfluxDB round trip, one delivery wait, one table write per changed patient)
-    over more readings (``vigil bench pipeline``: 500 -> 2,000 -> 5,000 gave ~1.9k -> 6.6k -> 7.9k/s;
-    10,000 no more)."""
-    batch_timeout_s: float = Field(default=0.2, gt=0)
+    """Most events an agent handles at once. A batch is whatever arrived while the last one was handled
+    (:mod:`streams.batching`), so this only matters when the worker is behind: then a larger batch pays
+    the per-batch costs (an InfluxDB round trip, one delivery wait, one table write per changed
+    patient) over more readings (``vigil bench pipeline``: 500 -> 2,000 -> 5,000 gave ~1.9k -> 6.6k ->
+    7.9k/s; 10,000 no more)."""
+    fetch_max_wait_ms: int = Field(default=100, ge=0, le=1500)
+    """How long the broker may hold a fetch of partitions that have no new records (Faust's own
+    consumer uses 1,500 ms, which delays readings by up to that much: :mod:`streams.transport`)."""
 
 
 class Settings(BaseSettings):

@@ -65,7 +65,7 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> No
 @pytest.fixture
 def captured_app(tmp_path: Path) -> tuple[Any, Captured]:
     settings = Settings(
-        worker={"store": "memory", "app_id": "inproc", "batch_timeout_s": 0.05, "data_dir": tmp_path},
+        worker={"store": "memory", "app_id": "inproc", "data_dir": tmp_path},
         grafana={"ack_base_url": "https://vigil.test"},
         detectors={"warmup_readings": 5},
     )
@@ -204,8 +204,8 @@ async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it
     topo.influx._post = slow_influx
     scale_2 = orjson.dumps({"patient_id": "p-1", "spo2_scale": 2})
     async with topo.detect_agent.test_context() as detect, topo.profile_agent.test_context() as profile:
-        for value in readings()[:3]:
-            await detect.put(value, key=b"p-1")
+        for value in readings()[:3]:  # not waiting: the agent holds its batch until `release`
+            await detect.put(value, key=b"p-1", wait=False)
         await asyncio.wait_for(in_flight.wait(), 10)  # the detect batch has decided, not yet stored
         await profile.put(scale_2, key=b"p-1")
         # the profile agent's batch either waits for the detect batch (correct) or is stored (the bug)

@@ -1,0 +1,113 @@
+"""Faust's aiokafka transport with two latency fixes, registered as the ``vigil://`` broker scheme.
+
+``streams.app`` names its brokers ``vigil://host:port``; Faust finds this module through the
+``faust.transports`` entry point (``pyproject.toml``). Everything else is Faust's own driver.
+
+1. **Fetch wait.** Faust builds its consumer with ``fetch_max_wait_ms=1500``. A worker consumes
+   several topics (raw, readings, acks, profiles); while the partitions with data still have
+   fetched records buffered, aiokafka's next fetch asks only for the idle partitions, and the
+   broker holds that request for the full wait, so newly arrived readings sit in Kafka for up to
+   1.5 s. Here the wait is ``WorkerSettings.fetch_max_wait_ms``.
+2. **Eager delivery.** For every message, Faust's fetcher awaits
+   ``wait_first(deliver(message), suspend_flow.wait())``: four tasks and an ``asyncio.wait``,
+   although delivery almost always finishes without waiting (it puts the event on a stream's
+   queue that has room). :meth:`Consumer.wait_first` first runs the delivery coroutine up to its
+   first suspension; only if it has to wait does the race with ``suspend_flow`` happen as before.
+
+Measured with ``vigil bench pipeline`` in ``docs/streams.md`` ("Fetch wait and eager delivery").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Generator
+from inspect import iscoroutine
+from typing import Any
+
+import aiokafka
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode.services import WaitResults
+
+FALLBACK_FETCH_MAX_WAIT_MS = 100
+
+
+class _Resume:
+    """Awaitable that finishes a coroutine which ``send(None)`` left suspended on ``waiting_on``
+    (a future, or None for a bare ``yield`` such as ``asyncio.sleep(0)``)."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        try:
+            yield self.waiting_on  # the task waits on it exactly as it would have for the coroutine
+        except BaseException as exc:
+            cancelled_future = isinstance(self.waiting_on, asyncio.Future) and self.waiting_on.cancelled()
+            if not cancelled_future:  # otherwise resuming raises CancelledError where the coroutine waits
+                return (yield from _throw_into(self.coro, exc))
+        return (yield from self.coro.__await__())
+
+
+def _throw_into(coro: Coroutine[Any, Any, Any], exc: BaseException) -> Generator[Any, None, Any]:
+    try:
+        waiting_on = coro.throw(exc)
+    except StopIteration as stop:
+        return stop.value
+    return (yield from _Resume(coro, waiting_on).__await__())
+
+
+def start_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
+    """Run ``coro`` until it first waits: ``(True, result)`` if it finished, else ``(False, rest)``
+    where awaiting ``rest`` finishes it (exceptions and cancellation reach the coroutine).
+
+    >>> async def add(a, b):
+    ...     return a + b
+    >>> start_eagerly(add(1, 2))
+    (True, 3)
+    """
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, _Resume(coro, waiting_on)
+
+
+class Consumer(faust_aiokafka.Consumer):
+    """Faust's aiokafka consumer with eager delivery and the configured fetch wait."""
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+        first = coros[0] if coros else None
+        if not iscoroutine(first) or self.suspend_flow.is_set() or self.should_stop:
+            return await super().wait_first(*coros, timeout=timeout)
+        done, outcome = start_eagerly(first)
+        if done:
+            for other in coros[1:]:
+                if iscoroutine(other):
+                    other.close()  # never started: nothing to cancel
+            return WaitResults([first], [outcome], False)
+
+        async def rest() -> Any:
+            return await outcome
+
+        return await super().wait_first(rest(), *coros[1:], timeout=timeout)
+
+
+class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        topology = getattr(self.app, "vigil", None)
+        wait_ms = topology.settings.worker.fetch_max_wait_ms if topology else FALLBACK_FETCH_MAX_WAIT_MS
+        if not hasattr(consumer, "_fetch_max_wait_ms"):  # read by aiokafka when the consumer starts
+            raise RuntimeError("this aiokafka has no _fetch_max_wait_ms: update streams/transport.py")
+        consumer._fetch_max_wait_ms = wait_ms
+        return consumer
+
+
+class Transport(faust_aiokafka.Transport):
+    """``vigil://``: Faust's aiokafka transport with :class:`Consumer`."""
+
+    Consumer = Consumer

@@ -1,0 +1,53 @@
+"""Natural batching: a batch is what is waiting; its events are acknowledged after it was handled."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+
+from streams.batching import natural_batches
+
+
+async def until(predicate: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+def batching_app(max_size: int, handled: list[list[bytes]], acked_before: list[int]) -> Any:
+    app = faust.App("batching-test", store="memory://", autodiscover=False, web_enabled=False)
+    topic = app.topic("t", key_type=bytes, value_type=bytes, value_serializer="raw")
+
+    @app.agent(topic)
+    async def agent(stream: faust.StreamT) -> None:
+        async for events in natural_batches(stream, max_size):
+            acked_before.append(sum(1 for ev in events if ev.message.acked))
+            handled.append([ev.value for ev in events])
+
+    return agent
+
+
+async def test_what_is_waiting_goes_in_one_batch_and_a_lone_event_goes_at_once() -> None:
+    handled: list[list[bytes]] = []
+    acked_before: list[int] = []
+    agent = batching_app(10, handled, acked_before)
+    async with agent.test_context() as ctx:
+        for i in range(3):
+            await ctx.put(b"%d" % i, wait=False)  # queued before the agent runs
+        await until(lambda: len(handled) == 1)
+        await ctx.put(b"3")
+        await until(lambda: len(handled) == 2)
+    assert handled == [[b"0", b"1", b"2"], [b"3"]]
+    assert acked_before == [0, 0]  # acknowledged only after the batch was handled
+
+
+async def test_a_batch_never_exceeds_max_size() -> None:
+    handled: list[list[bytes]] = []
+    agent = batching_app(2, handled, [])
+    async with agent.test_context() as ctx:
+        for i in range(5):
+            await ctx.put(b"%d" % i, wait=False)
+        await until(lambda: sum(map(len, handled)) == 5)
+    assert [len(b) for b in handled] == [2, 2, 1]

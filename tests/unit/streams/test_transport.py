@@ -1,0 +1,91 @@
+"""The ``vigil://`` transport: eager delivery keeps the semantics of awaiting the coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust.transport.drivers
+import pytest
+
+from streams.transport import Transport, start_eagerly
+
+
+def test_the_vigil_scheme_resolves_to_our_transport() -> None:
+    assert faust.transport.drivers.by_url("vigil://127.0.0.1:9092") is Transport
+
+
+async def test_a_coroutine_that_does_not_wait_finishes_without_the_loop() -> None:
+    log: list[str] = []
+
+    async def deliver() -> str:
+        log.append("ran")
+        return "done"
+
+    assert start_eagerly(deliver()) == (True, "done")
+    assert log == ["ran"]
+
+
+async def test_a_coroutine_that_waits_is_finished_by_awaiting_the_rest() -> None:
+    gate: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def deliver() -> int:
+        before = await gate
+        await asyncio.sleep(0)  # a bare yield after the first wait
+        return before + 1
+
+    done, rest = start_eagerly(deliver())
+    assert not done
+    asyncio.get_running_loop().call_soon(gate.set_result, 41)
+    assert await rest == 42
+
+
+async def test_an_exception_after_the_first_wait_reaches_the_awaiter() -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue()
+
+    async def deliver() -> None:
+        await queue.get()
+        raise ValueError("bad record")
+
+    done, rest = start_eagerly(deliver())
+    assert not done
+    queue.put_nowait(1)
+    with pytest.raises(ValueError, match="bad record"):
+        await rest
+
+
+async def test_cancelling_the_rest_cancels_the_coroutine_where_it_waits() -> None:
+    queue: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+    queue.put_nowait(0)
+    cleaned: list[str] = []
+
+    async def deliver() -> None:
+        try:
+            await queue.put(1)  # full: waits
+        except asyncio.CancelledError:
+            cleaned.append("cancelled")
+            raise
+
+    done, rest = start_eagerly(deliver())
+    assert not done
+
+    async def finish() -> None:
+        await rest
+
+    task = asyncio.ensure_future(finish())
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cleaned == ["cancelled"]
+    assert queue.qsize() == 1  # the cancelled put left nothing behind
+
+
+async def test_the_worker_consumer_uses_the_configured_fetch_wait(tmp_path) -> None:
+    from streams.app import create_app
+    from vigil.settings import Settings
+
+    settings = Settings(worker={"store": "memory", "data_dir": tmp_path, "fetch_max_wait_ms": 37})
+    app = create_app(settings, worker_id="t")
+    assert isinstance(app.transport, Transport)
+    kafka_consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    assert kafka_consumer._fetch_max_wait_ms == 37  # Faust's own driver: 1500
