@@ -5,7 +5,7 @@ changelog use Kafka's default partitioner (murmur2 of the key bytes, as the Java
 client, kafka-python and aiokafka do), so a patient's data is co-partitioned.
 
 Faust decides which partition a table write belongs to from the *current event*.
-Inside a ``stream.take_events()`` batch that is not the event being handled, so
+Inside a batch of events that is not the event being handled, so
 :func:`event_context` sets it explicitly for each write.
 
 >>> partition_for(b"p-001", 6) == partition_for(b"p-001", 6)
