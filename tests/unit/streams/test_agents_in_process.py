@@ -23,6 +23,7 @@ from ingest.reading import make_reading
 from streams.app import create_app
 from streams.grafana_sink import AnnotationSink
 from streams.influx_sink import InfluxSink
+from tests.unit.streams.async_probes import wait_until
 from vigil.settings import Settings
 
 T0 = datetime(2025, 1, 6, 8, tzinfo=UTC)
@@ -52,14 +53,6 @@ class Captured:
             return [done]
 
         return send
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

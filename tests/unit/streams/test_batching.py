@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import faust
 
 from streams.batching import natural_batches
-
-
-async def until(predicate: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
+from tests.unit.streams.async_probes import wait_until
 
 
 def batching_app(max_size: int, handled: list[list[bytes]], acked_before: list[int]) -> Any:
@@ -36,9 +30,9 @@ async def test_what_is_waiting_goes_in_one_batch_and_a_lone_event_goes_at_once()
     async with agent.test_context() as ctx:
         for i in range(3):
             await ctx.put(b"%d" % i, wait=False)  # queued before the agent runs
-        await until(lambda: len(handled) == 1)
+        await wait_until(lambda: len(handled) == 1)
         await ctx.put(b"3")
-        await until(lambda: len(handled) == 2)
+        await wait_until(lambda: len(handled) == 2)
     assert handled == [[b"0", b"1", b"2"], [b"3"]]
     assert acked_before == [0, 0]  # acknowledged only after the batch was handled
 
@@ -49,5 +43,5 @@ async def test_a_batch_never_exceeds_max_size() -> None:
     async with agent.test_context() as ctx:
         for i in range(5):
             await ctx.put(b"%d" % i, wait=False)
-        await until(lambda: sum(map(len, handled)) == 5)
+        await wait_until(lambda: sum(map(len, handled)) == 5)
     assert [len(b) for b in handled] == [2, 2, 1]
