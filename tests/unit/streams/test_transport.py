@@ -88,4 +88,7 @@ async def test_the_worker_consumer_uses_the_configured_fetch_wait(tmp_path) -> N
     app = create_app(settings, worker_id="t")
     assert isinstance(app.transport, Transport)
     kafka_consumer = app.consumer._thread._create_worker_consumer(app.transport)
-    assert kafka_consumer._fetch_max_wait_ms == 37  # Faust's own driver: 1500
+    try:
+        assert kafka_consumer._fetch_max_wait_ms == 37  # Faust's own driver: 1500
+    finally:
+        await kafka_consumer.stop()  # never started: only releases its client
