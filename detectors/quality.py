@@ -108,15 +108,20 @@ class _Stream:
     tail: int = 0  # NORMAL jump signals still to emit after an abnormal one
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            k: getattr(self, a)
-            for a, k in _STREAM_KEYS.items()
-            if getattr(self, a) not in (None, 0, False, [])
-        }
+        """The fields that differ from their defaults (the others are left out: most are)."""
+        out = {}
+        for a, k, default in _STREAM_DEFAULTS:
+            v = getattr(self, a)
+            if v != default:
+                out[k] = v
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> _Stream:
         return cls(**{a: d[k] for a, k in _STREAM_KEYS.items() if k in d})
+
+
+_STREAM_DEFAULTS = tuple((a, k, getattr(_Stream(), a)) for a, k in _STREAM_KEYS.items())
 
 
 @dataclass(slots=True)

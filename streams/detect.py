@@ -28,6 +28,7 @@ from detectors.events import Acknowledgement, AlertEvent, ScoredReading
 from ingest.episodes import PatientProfile
 from ingest.reading import Reading
 from streams.points import alert_point, news2_line, reading_line
+from streams.schema import ns_time
 
 
 class MonitorOutputLike(Protocol):
@@ -95,8 +96,9 @@ class StageResult:
     def points(self, ack_base_url: str) -> list[Point | str]:
         """InfluxDB points for the batch: readings (scored), NEWS2 and alert transitions (the per-reading
         ones as ready-made line protocol)."""
-        pts: list[Point | str] = [reading_line(r, s) for r, s in self.readings]
-        pts.extend(news2_line(r.patient_id, r.time, r.reading_id, n) for r, n in self.news2)
+        at = {r.reading_id: ns_time(r.time, r.reading_id) for r, _ in self.readings}
+        pts: list[Point | str] = [reading_line(r, s, at[r.reading_id]) for r, s in self.readings]
+        pts.extend(news2_line(r.patient_id, r.time, r.reading_id, n, at[r.reading_id]) for r, n in self.news2)
         pts.extend(alert_point(e, ack_base_url) for e in self.events)
         return pts
 

@@ -13,14 +13,17 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from influxdb_client import Point
 
 from detectors.events import Acknowledgement, AlertEvent, ScoredReading
 from ingest.episodes import PatientProfile
-from ingest.reading import Reading
+from ingest.reading import Reading, Source
 from streams import schema as s
 
 
@@ -151,9 +154,12 @@ def _optional(p: Point, name: str, value: float | None) -> None:
 
 # -- line protocol without Point objects (the per-reading hot path) ------------------------------------
 # Same bytes as ``reading_point(...).to_line_protocol()`` / ``news2_point(...)`` (checked in
-# tests/unit/streams/test_points_lines.py), at a fraction of the cost: no Point, no per-field sort.
+# tests/unit/streams/test_detect_stage.py and test_points.py), at a fraction of the cost: no Point, no
+# per-field sort, the series key of a (device, metric, patient) and the fields of a NEWS2 score built once.
 _TAG_ESCAPE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
 _STR_ESCAPE = str.maketrans({'"': r"\"", "\\": r"\\"})
+_SERIES_CACHE = 1 << 16
+"""Series keys (``reading,device_id=..,metric=..,patient_id=..``) and NEWS2 field sets remembered."""
 
 
 def _tag(value: str) -> str:
@@ -169,9 +175,9 @@ def _float(value: float | None) -> str | None:
     if value is None:
         return None
     v = float(value)
-    if v != v or v in (float("inf"), float("-inf")):
+    if not math.isfinite(v):
         return None
-    text = str(v)
+    text = repr(v)
     return text[:-2] if text.endswith(".0") else text
 
 
@@ -179,15 +185,30 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _line(measurement: str, tags: list[tuple[str, str]], fields: list[tuple[str, str | None]], t: int) -> str:
-    """``tags`` and ``fields`` already sorted by name; ``None`` fields and empty tags are left out."""
-    tag_text = "".join(f",{k}={_tag(v)}" for k, v in tags if v)
-    field_text = ",".join(f"{k}={v}" for k, v in fields if v is not None)
-    return f"{measurement}{tag_text} {field_text} {t}"
+def _series(measurement: str, tags: Iterable[tuple[str, str]]) -> str:
+    return measurement + "".join(f",{k}={_tag(v)}" for k, v in tags if v)
 
 
-def reading_line(reading: Reading, scored: ScoredReading | None = None) -> str:
-    """:func:`reading_point` as line protocol.
+def _fields(fields: Iterable[tuple[str, str | None]]) -> str:
+    return ",".join(f"{k}={v}" for k, v in fields if v is not None)
+
+
+@lru_cache(maxsize=_SERIES_CACHE)
+def _reading_series(device_id: str, metric: str, patient_id: str) -> str:
+    tags = ((s.TAG_DEVICE, device_id), (s.TAG_METRIC, metric), (s.TAG_PATIENT, patient_id))
+    return _series(s.READING, tags)
+
+
+@lru_cache(maxsize=256)
+def _quality(flags: frozenset[Any]) -> str:
+    return _str(",".join(sorted(q.value for q in flags)))
+
+
+_SOURCE = {src: _str(src.value) for src in Source}
+
+
+def reading_line(reading: Reading, scored: ScoredReading | None = None, t_ns: int | None = None) -> str:
+    """:func:`reading_point` as line protocol (``t_ns``: the point's time if already computed).
 
     >>> from datetime import UTC, datetime
     >>> from ingest.reading import make_reading
@@ -197,40 +218,43 @@ def reading_line(reading: Reading, scored: ScoredReading | None = None) -> str:
     >>> reading_line(r) == reading_point(r).to_line_protocol()
     True
     """
-    fields: list[tuple[str, str | None]] = []
-    if scored is not None:
-        fields += [
-            (s.F_EXPECTED_HIGH, _float(scored.expected_high)),
-            (s.F_EXPECTED_LOW, _float(scored.expected_low)),
-        ]
-    fields += [
-        (s.F_QUALITY, _str(",".join(sorted(q.value for q in reading.quality)))),
-        (s.F_READING_ID, _str(reading.reading_id)),
-    ]
-    if scored is not None:
-        fields.append((s.F_SCORE, _float(scored.score)))
-    fields += [
-        (s.F_SOURCE, _str(reading.source.value)),
-        (s.F_USABLE, _bool(reading.usable)),
-        (s.F_VALUE, _float(reading.value)),
-    ]
-    if scored is not None:
-        fields.append((s.F_WARM, _bool(scored.warm)))
-    tags = [
-        (s.TAG_DEVICE, reading.device_id),
-        (s.TAG_METRIC, reading.metric.value),
-        (s.TAG_PATIENT, reading.patient_id),
-    ]
-    return _line(s.READING, tags, fields, s.ns_time(reading.time, reading.reading_id))
+    if t_ns is None:
+        t_ns = s.ns_time(reading.time, reading.reading_id)
+    series = _reading_series(reading.device_id, reading.metric.value, reading.patient_id)
+    common = f"{s.F_QUALITY}={_quality(reading.quality)},{s.F_READING_ID}={_str(reading.reading_id)}"
+    tail = (
+        f"{s.F_SOURCE}={_SOURCE[reading.source]},{s.F_USABLE}={_bool(not reading.quality)},"
+        f"{s.F_VALUE}={_float(reading.value)}"
+    )
+    if scored is None:
+        return f"{series} {common},{tail} {t_ns}"
+    hi, lo, score = _float(scored.expected_high), _float(scored.expected_low), _float(scored.score)
+    head = (f"{s.F_EXPECTED_HIGH}={hi}," if hi is not None else "") + (
+        f"{s.F_EXPECTED_LOW}={lo}," if lo is not None else ""
+    )
+    middle = f",{s.F_SCORE}={score}" if score is not None else ""
+    return f"{series} {head}{common}{middle},{tail},{s.F_WARM}={_bool(scored.warm)} {t_ns}"
 
 
-def news2_line(patient_id: str, time: datetime, record_id: str, news2: News2Like) -> str:
-    """:func:`news2_point` as line protocol."""
-    fields: list[tuple[str, str | None]] = [
-        (s.F_BAND, _str(str(getattr(news2.band, "value", news2.band)))),
-        (s.F_PARTIAL, _bool(bool(news2.partial))),
-    ]
-    fields += [(s.F_SUBSCORE_PREFIX + name, f"{int(sub)}i") for name, sub in news2.subscores.items()]
-    fields.append((s.F_TOTAL, f"{int(news2.total)}i"))
+@lru_cache(maxsize=_SERIES_CACHE)
+def _news2_fields(band: str, partial: bool, subscores: tuple[tuple[str, int], ...], total: int) -> str:
+    fields: list[tuple[str, str | None]] = [(s.F_BAND, _str(band)), (s.F_PARTIAL, _bool(partial))]
+    fields += [(s.F_SUBSCORE_PREFIX + name, f"{int(sub)}i") for name, sub in subscores]
+    fields.append((s.F_TOTAL, f"{int(total)}i"))
     fields.sort()
-    return _line(s.NEWS2, [(s.TAG_PATIENT, patient_id)], fields, s.ns_time(time, record_id))
+    return _fields(fields)
+
+
+def news2_line(
+    patient_id: str, time: datetime, record_id: str, news2: News2Like, t_ns: int | None = None
+) -> str:
+    """:func:`news2_point` as line protocol (``t_ns``: the point's time if already computed)."""
+    fields = _news2_fields(
+        str(getattr(news2.band, "value", news2.band)),
+        bool(news2.partial),
+        tuple(news2.subscores.items()),
+        int(news2.total),
+    )
+    if t_ns is None:
+        t_ns = s.ns_time(time, record_id)
+    return f"{_series(s.NEWS2, ((s.TAG_PATIENT, patient_id),))} {fields} {t_ns}"

@@ -10,13 +10,14 @@ All patient-keyed topics and the table changelog share ``Settings.topics.partiti
 and key = patient id, so a patient's readings, acknowledgements, profile and state are
 co-partitioned and handled by one worker at a time.
 
-Every agent consumes batches (:func:`streams.batching.natural_batches`) and, for each batch, in this
-order: (1) awaits the InfluxDB write, (2) awaits delivery of its output records
-(scores, alerts, dead letters), (3) writes the new patient states to the table; only
-then does the loop continue, which acknowledges the batch's events so Faust may
-commit their offsets (after flushing the producer, including the changelog). A crash
-anywhere before that replays the batch: the InfluxDB points overwrite themselves
-and the monitor, with its old state, makes the same decisions again.
+Every agent consumes batches (:func:`streams.batching.natural_batches`) and, for each batch:
+(1) writes its points to InfluxDB while its output records (scores, alerts) go to Kafka, and
+awaits both, then the delivery of its dead letters (which include a batch InfluxDB rejected);
+(2) writes the new patient states to the table; only then does the loop continue, which
+acknowledges the batch's events so Faust may commit their offsets (after flushing the producer,
+including the changelog). A crash anywhere before that replays the batch: the InfluxDB points
+overwrite themselves and the monitor, with its old state, makes the same decisions again (the
+output records are sent again: at least once).
 
 The agents that change patient state (detect, acknowledge, profile) take turns, one batch at a
 time (``Topology.state_lock``): a batch reads the states, decides, awaits its sinks and stores, so
@@ -37,6 +38,7 @@ import faust
 import orjson
 from influxdb_client import Point
 
+from detectors.events import AlertEvent
 from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
 from ingest.episodes import PatientProfile
@@ -49,7 +51,7 @@ from streams.holes import find_holes, read_range
 from streams.influx_sink import InfluxRejected, InfluxSink
 from streams.metrics import PipelineMetrics
 from streams.partitioning import cached_partition, event_context, partition_for
-from streams.points import ack_point, profile_point
+from streams.points import ack_point, ack_url, profile_point
 from streams.validate import validate_raw
 from vigil.settings import Settings
 from vigil.tuning import monitor_config
@@ -343,12 +345,9 @@ class Topology:
         view = TableStateView(self, events)
         items, dead = self._decode(view.fresh(view.unprocessed(events)), decode_reading, "detect")
         result = self.stage.run(items, view)
-        await self._store_points(result.points(self.settings.grafana.ack_base_url), dead, events)
-        scores = await self.send_records(
-            self.scores,
-            [(r.patient_id.encode(), encode(s.to_dict()), None) for r, s in result.readings if s is not None],
-        )
-        await self._deliver_then_store(result, dead, scores, view)
+        scores = [(r.patient_id.encode(), s.to_json(), None) for r, s in result.readings if s is not None]
+        points = result.points(self.settings.grafana.ack_base_url)
+        await self._sink_then_store(points, result, dead, events, view, scores)
         for e in result.events:
             self.annotations.offer(e)
         self.metrics.batch(
@@ -364,8 +363,7 @@ class Topology:
         result = self.stage.acknowledge(items, view)
         points: list[Point | str] = [ack_point(a) for _, a in items]
         points.extend(result.points(self.settings.grafana.ack_base_url))
-        await self._store_points(points, dead, events)
-        await self._deliver_then_store(result, dead, [], view)
+        await self._sink_then_store(points, result, dead, events, view)
         self.metrics.batch(alerts=len(result.events), dead_letters=len(dead))
 
     async def _apply_profiles(self, events: Sequence[Any]) -> None:
@@ -380,8 +378,7 @@ class Topology:
 
         items, dead = self._decode(view.unprocessed(events), decode_profile, "profile", checked_and_audited)
         result = self.stage.apply_profiles(items, view)
-        await self._store_points(audit, dead, events)
-        await self._deliver_then_store(result, dead, [], view)
+        await self._sink_then_store(audit, result, dead, events, view)
         self.metrics.batch(dead_letters=len(dead))
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -439,20 +436,36 @@ class Topology:
                 dead.append(self._dead(ev.value, exc, stage, location(ev)))
         return items, dead
 
-    async def _deliver_then_store(
-        self, result: StageResult, dead: list[DeadLetter], sends: list[Awaitable[Any]], view: TableStateView
+    async def _sink_then_store(
+        self,
+        points: Sequence[Point | str],
+        result: StageResult,
+        dead: list[DeadLetter],
+        events: Sequence[Any],
+        view: TableStateView,
+        scores: Sequence[Record] = (),
     ) -> None:
-        """Send alerts and dead letters, wait until Kafka has every output record, then write the state."""
-        base = self.settings.grafana.ack_base_url.rstrip("/")
-        alerts: list[Record] = []
-        for e in result.events:
-            body = e.to_dict()
-            body["ack_url"] = f"{base}/v1/alerts/{e.alert_id}/ack"
-            alerts.append((e.patient_id.encode(), encode(body), None))
-        sends += await self.send_records(self.alerts, alerts)
+        """Write ``points`` to InfluxDB while ``scores`` and the alerts go to Kafka; then send the dead
+        letters (with any batch InfluxDB rejected), wait until Kafka has every record, store the state."""
+        writing = asyncio.ensure_future(self._store_points(points, dead, events))
+        try:
+            sends = await self.send_records(self.scores, scores)
+            sends += await self.send_records(self.alerts, self._alert_records(result.events))
+        except BaseException:
+            writing.cancel()
+            raise
+        await writing
         sends += await self.send_records(self.dead_letter, [(None, d.to_json(), None) for d in dead])
         await asyncio.gather(*sends)
         view.store(result)
+
+    def _alert_records(self, events: Sequence[AlertEvent]) -> list[Record]:
+        """Alert transitions for the alerts topic, each with its acknowledge link."""
+        base = self.settings.grafana.ack_base_url
+        return [
+            (e.patient_id.encode(), encode({**e.to_dict(), "ack_url": ack_url(base, e.alert_id)}), None)
+            for e in events
+        ]
 
     async def _store_points(
         self, points: Sequence[Point | str], dead: list[DeadLetter], events: Sequence[Any]

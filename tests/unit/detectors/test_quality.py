@@ -9,7 +9,7 @@ import pytest
 
 from detectors.events import AlertKind, AlertStatus, Severity
 from detectors.policy import AlertPolicy, PolicyState, Signal
-from detectors.quality import QualityConfig, QualityMonitor, QualityState
+from detectors.quality import QualityConfig, QualityMonitor, QualityState, _Stream
 from ingest.metrics import Metric
 from ingest.reading import Reading, make_reading
 
@@ -191,6 +191,14 @@ def test_state_round_trip_and_size() -> None:
     assert qm.observe(clone, nxt) == qm.observe(st, nxt)
     now = T0 + timedelta(days=1, hours=2)
     assert qm.tick(clone, now) == qm.tick(st, now) and clone == st
+
+
+def test_state_round_trip_keeps_zero_values() -> None:
+    """A stream whose last value is 0 (a sensor reading zero) keeps it through a round trip."""
+    st = QualityState()
+    st.streams["watch|steps"] = _Stream(last=60.0, value=0.0, run=4, ref=0.0, ref_t=60.0)
+    clone = QualityState.from_dict(orjson.loads(orjson.dumps(st.to_dict())))
+    assert clone == st
 
 
 def test_flatline_raises_and_resolves_through_the_policy() -> None:
