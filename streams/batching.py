@@ -5,34 +5,74 @@ is handled nothing is taken from the stream, so a reading waits for the timeout,
 batch, then for the readings queued behind that batch. :func:`natural_batches` hands over the
 events as soon as the stream's queue is empty (or ``max_size`` are taken): an idle worker
 handles a reading at once, a busy one gets larger batches because more readings queue up while
-it works, which is when the per-batch costs (an InfluxDB round trip, one delivery wait, one
-table write per changed patient) are worth sharing. It needs the eager delivery of
+it works, which is when the per-batch costs are worth sharing. It needs the eager delivery of
 :mod:`streams.transport`: with Faust's own, a message takes several event-loop turns to reach
 the queue, which then looks empty between any two and the batches stay tiny.
 
-Acknowledgements are manual, as in ``take_events``: a batch's events are acknowledged (so Faust
-may commit their offsets) when the caller asks for the next batch, that is after it has
-finished with this one; a crash before that replays the batch.
+Acknowledgements are manual and up to the caller: a :class:`Batch`'s events are acknowledged (so
+Faust may commit their offsets) when it calls :meth:`Batch.ack`, which may be after later batches
+were taken (a checkpoint of several batches, :mod:`streams.topology`). Until then a crash replays
+them. ``idle`` (``(seconds, callback)``) runs the callback when no event has arrived for that long
+while the stream is empty, so unacknowledged work is finished even when nothing more comes (Faust
+waits for every started event to be acknowledged before a rebalance or a shutdown completes).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 
+Idle = tuple[Callable[[], float | None], Callable[[], Awaitable[None]]]
+"""``(seconds to wait for an event before calling back, or None: no limit; the callback)``."""
 
-async def natural_batches(stream: faust.StreamT, max_size: int) -> AsyncIterator[list[Any]]:
-    """Lists of at most ``max_size`` events of ``stream``, each yielded once no more are waiting."""
+
+@dataclass(slots=True)
+class Batch:
+    """Events taken together, and the stream that can acknowledge them."""
+
+    events: list[Any]
+    stream: Any
+
+    async def ack(self) -> None:
+        """Acknowledge every event of the batch (Faust may commit their offsets)."""
+        for event in self.events:
+            await self.stream.ack(event)
+
+
+async def natural_batches(
+    stream: faust.StreamT, max_size: int, *, idle: Idle | None = None
+) -> AsyncIterator[Batch]:
+    """Batches of at most ``max_size`` events of ``stream``, each yielded once no more are waiting."""
     waiting = stream.channel.queue  # type: ignore[attr-defined]
     manual = stream.noack()  # type: ignore[attr-defined]
-    batch: list[Any] = []
-    async for event in manual.events():
-        batch.append(event)
-        if len(batch) < max_size and not waiting.empty():
-            continue
-        yield batch
-        for done in batch:
-            await manual.ack(done)
-        batch = []
+    events = manual.events().__aiter__()
+    while True:
+        limit = idle[0]() if idle is not None and waiting.empty() else None
+        if limit is None:
+            first = await anext(events, None)
+        else:
+            first = await _next_or_idle(events, limit, idle[1])  # type: ignore[index]
+        if first is None:
+            return
+        batch = [first]
+        while len(batch) < max_size and not waiting.empty():
+            batch.append(await events.__anext__())
+        yield Batch(batch, manual)
+
+
+async def _next_or_idle(
+    events: AsyncIterator[Any], limit: float, callback: Callable[[], Awaitable[None]]
+) -> Any:
+    """The next event; if none comes within ``limit`` seconds, ``callback()`` runs meanwhile."""
+    nxt = asyncio.ensure_future(anext(events, None))
+    try:
+        done, _ = await asyncio.wait({nxt}, timeout=max(0.0, limit))
+        if not done:
+            await callback()
+        return await nxt
+    finally:
+        nxt.cancel()

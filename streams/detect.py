@@ -6,7 +6,10 @@ bytes from a :class:`StateView` (the Faust table in the worker, a dict in tests)
 and returns everything to store and send: scored readings, NEWS2 scores, alert
 events, the new state bytes per patient and the new per-partition watermarks.
 Nothing is written here: the agent stores the sink output first and the state last
-(see ``docs/streams.md``, "No data lost").
+(see ``docs/streams.md``, "No data lost"). With ``deferred=True`` (the worker) a batch leaves
+the states it changed *dirty* in memory, where the next batches use them, and
+:meth:`DetectStage.checkpoint` encodes each once for the table (a patient's state is written
+once per checkpoint, not once per batch).
 
 Data-gap ticks are driven by event time, deterministically: each partition has a
 watermark (its largest event time so far, kept in the table so it survives a crash
@@ -76,10 +79,15 @@ class DictStateView:
         return self.watermarks.get(partition)
 
     def apply(self, result: StageResult) -> None:
-        for pid, (partition, data) in result.states.items():
+        self.store(result.states)
+        self.partition_of.update(result.touched)
+        self.watermarks.update(result.watermarks)
+
+    def store(self, states: dict[str, tuple[int, bytes]]) -> None:
+        """Take states (``StageResult.states``, or :meth:`DetectStage.checkpoint` in deferred mode)."""
+        for pid, (partition, data) in states.items():
             self.states[pid] = data
             self.partition_of[pid] = partition
-        self.watermarks.update(result.watermarks)
 
 
 @dataclass
@@ -92,6 +100,7 @@ class StageResult:
     states: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # patient -> (partition, state)
     watermarks: dict[int, datetime] = field(default_factory=dict)
     duplicates: int = 0
+    touched: dict[str, int] = field(default_factory=dict)  # deferred mode: patient -> partition, left dirty
 
     def points(self, ack_base_url: str) -> list[Point | str]:
         """InfluxDB points for the batch: readings (scored), NEWS2 and alert transitions (the per-reading
@@ -123,8 +132,13 @@ class DetectStage:
         *,
         tick_every: timedelta = timedelta(minutes=5),
         profile_for: Callable[[str], PatientProfile] | None = None,
+        deferred: bool = False,
     ) -> None:
         self.monitor = monitor
+        self.deferred = deferred
+        self.dirty: dict[str, tuple[int, Any, bytes | None]] = {}
+        """Deferred mode: patient -> (partition, state changed since the last checkpoint, the stored bytes
+        it started from). These objects, not the stored bytes, are the patients' current states."""
         self.state_from_bytes = state_from_bytes
         self.tick_every = tick_every
         self.profile_for = profile_for or (lambda pid: PatientProfile(patient_id=pid))
@@ -135,8 +149,22 @@ class DetectStage:
         half-updated object behind)."""
 
     def forget(self) -> None:
-        """Drop the decoded states (call when partitions are revoked: the table is the truth)."""
+        """Drop the decoded and the dirty states (partitions revoked, or a batch failed before its
+        checkpoint: the table is the truth)."""
         self.cache.clear()
+        self.dirty.clear()
+
+    def checkpoint(self) -> dict[str, tuple[int, bytes]]:
+        """Deferred mode: the dirty states encoded, those that differ from what is stored (patient ->
+        (partition, bytes)); they are clean afterwards."""
+        changed: dict[str, tuple[int, bytes]] = {}
+        for pid, (part, st, before) in self.dirty.items():
+            data = st.to_bytes()
+            if data != before:
+                changed[pid] = (part, data)
+            self.cache[pid] = (data, st)
+        self.dirty.clear()
+        return changed
 
     def run(self, items: Sequence[tuple[int, Reading]], view: StateView) -> StageResult:
         """Process ``(partition, reading)`` pairs in order."""
@@ -181,6 +209,10 @@ class _Batch:
         hit = self.loaded.get(patient_id)
         if hit is not None:
             return hit[1]
+        dirty = self.stage.dirty.get(patient_id)
+        if dirty is not None:
+            self.loaded[patient_id] = dirty
+            return dirty[1]
         data = self.view.state_bytes(patient_id, partition)
         cached = self.stage.cache.pop(patient_id, None)
         if data is None:
@@ -206,7 +238,12 @@ class _Batch:
         self.result.watermarks[partition] = t
 
     def finish(self) -> StageResult:
-        """Encode the states that changed (unchanged ones are not rewritten to the changelog)."""
+        """Encode the states that changed (unchanged ones are not rewritten to the changelog); in
+        deferred mode mark every state the batch used dirty instead (``result.touched``)."""
+        if self.stage.deferred:
+            self.stage.dirty.update(self.loaded)
+            self.result.touched = {pid: part for pid, (part, _, _) in self.loaded.items()}
+            return self.result
         cache = self.stage.cache
         for pid, (part, st, before) in self.loaded.items():
             data = st.to_bytes()

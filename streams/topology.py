@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,7 +44,7 @@ from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
 from ingest.episodes import PatientProfile
 from ingest.producer import ACTOR_HEADER
-from streams.batching import natural_batches
+from streams.batching import Batch, natural_batches
 from streams.codecs import Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
@@ -83,7 +84,11 @@ def check_key(event: Any, item: PatientProfile) -> None:
 
 
 class TableStateView:
-    """:class:`streams.detect.StateView` over the Faust table for one batch of events."""
+    """:class:`streams.detect.StateView` over the Faust table for one batch of events.
+
+    Reads see the table as it will be after the next checkpoint: :attr:`Topology.unstored` (what handled
+    batches will write) first, then the table. The patients' states themselves are the detect stage's
+    (its dirty states are the current ones)."""
 
     def __init__(self, topology: Topology, events: Sequence[Any]) -> None:
         self.topology = topology
@@ -91,16 +96,21 @@ class TableStateView:
         self.events = {ev.message.partition: ev for ev in events}  # the last event of each partition
         self._source_positions: dict[int, dict[str, list[int]]] = {}
 
+    def _get(self, key: bytes, event: Any) -> bytes | None:
+        unstored = self.topology.unstored.get(key)
+        if unstored is not None:
+            return unstored[1]
+        with event_context(event):
+            return self.table.get(key)  # type: ignore[no-any-return]
+
     def state_bytes(self, patient_id: str, partition: int) -> bytes | None:
-        with event_context(self.events[partition]):
-            return self.table.get(patient_id.encode())  # type: ignore[no-any-return]
+        return self._get(patient_id.encode(), self.events[partition])
 
     def patients(self, partition: int) -> Iterable[str]:
         return self.topology.patients_of(partition)
 
     def watermark(self, partition: int) -> datetime | None:
-        with event_context(self.events[partition]):
-            raw = self.table.get(WATERMARK_PREFIX + str(partition).encode())
+        raw = self._get(WATERMARK_PREFIX + str(partition).encode(), self.events[partition])
         return None if raw is None else datetime.fromisoformat(raw.decode())
 
     def fresh(self, events: Sequence[Any]) -> list[Any]:
@@ -123,8 +133,7 @@ class TableStateView:
 
     def _sources(self, partition: int) -> dict[str, list[int]]:
         if partition not in self._source_positions:
-            with event_context(self.events[partition]):
-                raw = self.table.get(SOURCE_PREFIX + str(partition).encode())
+            raw = self._get(SOURCE_PREFIX + str(partition).encode(), self.events[partition])
             self._source_positions[partition] = orjson.loads(raw) if raw else {}
         return self._source_positions[partition]
 
@@ -135,29 +144,37 @@ class TableStateView:
 
     def applied_offset(self, event: Any) -> int:
         """The last offset of ``event``'s topic and partition whose effects are in the table (-1: none)."""
-        with event_context(event):
-            raw = self.table.get(self._offset_key(event))
+        raw = self._get(offset_key(event), event)
         return -1 if raw is None else int(raw)
 
-    @staticmethod
-    def _offset_key(event: Any) -> bytes:
-        return OFFSET_PREFIX + f"{event.message.topic}:{event.message.partition}".encode()
-
-    def store(self, result: StageResult) -> None:
-        """Write changed states, watermarks and, last, the offsets they include, each to its own partition."""
-        for pid, (partition, data) in result.states.items():
-            with event_context(self.events[partition]):
-                self.table[pid.encode()] = data
-            self.topology.index_patient(partition, pid)
+    def writes(self, result: StageResult) -> dict[bytes, tuple[int, bytes]]:
+        """What the batch changes in the table besides the patients' states: watermarks, source positions
+        and the offsets they include (key -> (partition, value))."""
+        out: dict[bytes, tuple[int, bytes]] = {}
         for partition, wm in result.watermarks.items():
-            with event_context(self.events[partition]):
-                self.table[WATERMARK_PREFIX + str(partition).encode()] = wm.isoformat().encode()
+            out[WATERMARK_PREFIX + str(partition).encode()] = (partition, wm.isoformat().encode())
         for partition, positions in self._source_positions.items():
-            with event_context(self.events[partition]):
-                self.table[SOURCE_PREFIX + str(partition).encode()] = orjson.dumps(positions)
-        for event in self.events.values():
-            with event_context(event):
-                self.table[self._offset_key(event)] = str(event.message.offset).encode()
+            out[SOURCE_PREFIX + str(partition).encode()] = (partition, orjson.dumps(positions))
+        for partition, event in self.events.items():
+            out[offset_key(event)] = (partition, str(event.message.offset).encode())
+        return out
+
+
+def offset_key(event: Any) -> bytes:
+    """Table key of the last offset of ``event``'s topic and partition whose effects are stored."""
+    return OFFSET_PREFIX + f"{event.message.topic}:{event.message.partition}".encode()
+
+
+@dataclass(slots=True)
+class Handled:
+    """A batch whose outputs are on their way and whose table writes wait for the next checkpoint."""
+
+    sink: asyncio.Future[None]
+    started: float  # perf_counter when the batch was taken
+    readings: int = 0
+    alerts: int = 0
+    dead_letters: int = 0
+    batch: Batch | None = None  # its events, acknowledged at the checkpoint
 
 
 class Topology:
@@ -182,6 +199,7 @@ class Topology:
             monitor or PatientMonitor(monitor_config(settings)),
             PatientState.from_bytes,
             tick_every=tick_every,
+            deferred=True,
         )
         self.influx = influx or InfluxSink(settings.influx)
         self.annotations = annotations or AnnotationSink(settings.grafana)
@@ -195,6 +213,12 @@ class Topology:
         """Raw partition -> last offset the validate agent sent on (the stateless agent's hole check: a
         rebalance skips records in a partition this worker *keeps*, so memory is enough)."""
         self._metrics_since = time.time()
+        self.unstored: dict[bytes, tuple[int, bytes]] = {}
+        """Table writes of handled batches waiting for the next checkpoint: key -> (partition, value)."""
+        self._handled: list[Handled] = []
+        self._contexts: dict[int, Any] = {}  # partition -> an event of it, for the checkpoint's table writes
+        self._checkpoint_every = settings.worker.checkpoint_interval_ms / 1000.0
+        self._checkpointed_at = time.monotonic()
         t = settings.topics
         self.raw = self._topic(t.raw)
         self.readings = self._topic(t.readings)
@@ -210,7 +234,9 @@ class Topology:
         self.validate_agent = app.agent(self.raw, name="validate")(
             self._batches(self._validate, stateful=False)
         )
-        self.detect_agent = app.agent(self.readings, name="detect")(self._batches(self._detect))
+        self.detect_agent = app.agent(self.readings, name="detect")(
+            self._batches(self._detect, checkpoint_at_once=False)
+        )
         self.ack_agent = app.agent(self.acks, name="acknowledge")(self._batches(self._acknowledge))
         self.profile_agent = app.agent(self.profiles, name="profile")(self._batches(self._apply_profiles))
         app.timer(METRICS_INTERVAL_S, name="pipeline-metrics")(self.write_metrics)
@@ -229,22 +255,105 @@ class Topology:
             partitions=self.partitions,
         )
 
-    def _batches(self, handle: Any, *, stateful: bool = True) -> Any:
-        """An agent handing ``handle`` batches of events; a ``stateful`` one under :attr:`state_lock`."""
+    def _batches(self, handle: Any, *, stateful: bool = True, checkpoint_at_once: bool = True) -> Any:
+        """An agent handing ``handle`` batches of events; a ``stateful`` one under :attr:`state_lock`, with a
+        checkpoint after each batch (``checkpoint_at_once``) or when one is due (:meth:`checkpoint`)."""
 
         async def agent(stream: faust.StreamT) -> None:
-            async for events in natural_batches(stream, self._batch):
+            idle = (self._idle_limit, self._checkpoint_when_idle) if stateful else None
+            async for batch in natural_batches(stream, self._batch, idle=idle):
                 await self.ensure_sinks()
                 if not stateful:
-                    await handle(await self.with_skipped_records(events, self._validated))
+                    await handle(await self.with_skipped_records(batch.events, self._validated))
+                    await batch.ack()
                     continue
                 async with self.state_lock:
-                    view = TableStateView(self, events)
-                    applied = {p: view.applied_offset(ev) for p, ev in view.events.items()}
-                    await handle(await self.with_skipped_records(events, applied))
+                    try:
+                        view = TableStateView(self, batch.events)
+                        applied = {p: view.applied_offset(ev) for p, ev in view.events.items()}
+                        handled = await handle(await self.with_skipped_records(batch.events, applied))
+                        handled.batch = batch
+                        self._handled.append(handled)
+                        if checkpoint_at_once or self._idle_limit() == 0.0:
+                            await self.checkpoint()
+                    except BaseException:
+                        self._abandon()
+                        raise
 
         agent.__name__ = handle.__name__.lstrip("_")
         return agent
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    async def checkpoint(self) -> None:
+        """Make the handled batches durable, in order: wait until their outputs are in InfluxDB and Kafka,
+        write the patients' changed states, the watermarks and source positions and, last, the offsets
+        they include to the table, then acknowledge their events (Faust may commit them). Call under
+        :attr:`state_lock`."""
+        handled = self._handled
+        await asyncio.gather(*(h.sink for h in handled))
+        self._handled = []
+        contexts, self._contexts = self._contexts, {}
+        for pid, (partition, data) in self.stage.checkpoint().items():
+            with event_context(contexts[partition]):
+                self.table[pid.encode()] = data
+        writes, self.unstored = self.unstored, {}
+        for key, (partition, value) in sorted(writes.items(), key=lambda kv: kv[0].startswith(OFFSET_PREFIX)):
+            with event_context(contexts[partition]):
+                self.table[key] = value
+        for h in handled:
+            if h.batch is not None:
+                await h.batch.ack()
+            latency = time.perf_counter() - h.started
+            self.metrics.batch(
+                readings=h.readings, alerts=h.alerts, dead_letters=h.dead_letters, latency_s=latency
+            )
+        self._checkpointed_at = time.monotonic()
+
+    def _idle_limit(self) -> float | None:
+        """Seconds until a checkpoint is due (0: now; None: nothing to checkpoint)."""
+        if not self._handled:
+            return None
+        return max(0.0, self._checkpoint_every - (time.monotonic() - self._checkpointed_at))
+
+    async def _checkpoint_when_idle(self) -> None:
+        async with self.state_lock:
+            if not self._handled:
+                return
+            try:
+                await self.checkpoint()
+            except BaseException:
+                self._abandon()
+                raise
+
+    def _abandon(self) -> None:
+        """Forget everything not checkpointed (a batch failed): the table is the truth again, the batches'
+        events stay unacknowledged and are read again (:meth:`with_skipped_records`, or after a restart)."""
+        for h in self._handled:
+            h.sink.cancel()
+        self._handled.clear()
+        self.unstored.clear()
+        self._contexts.clear()
+        self._index.clear()
+        self.stage.forget()
+
+    def _handled_batch(
+        self,
+        view: TableStateView,
+        result: StageResult,
+        points: Sequence[Point | str],
+        dead: list[DeadLetter],
+        events: Sequence[Any],
+        scores: Sequence[Record],
+        started: float,
+        readings: int = 0,
+    ) -> Handled:
+        """Start the batch's sinks and note its table writes for the next checkpoint."""
+        sink = asyncio.ensure_future(self._sink(points, result.events, dead, events, scores))
+        self.unstored.update(view.writes(result))
+        self._contexts.update(view.events)
+        for pid, partition in result.touched.items():
+            self.patients_of(partition).add(pid)
+        return Handled(sink, started, readings=readings, alerts=len(result.events), dead_letters=len(dead))
 
     async def with_skipped_records(self, events: Sequence[Any], applied: Mapping[int, int]) -> Sequence[Any]:
         """``events`` with any records the consumer skipped (since the offset ``applied`` to their partition,
@@ -285,8 +394,8 @@ class Topology:
                 self._sinks_ready = True
 
     async def _on_revoked(self, *args: Any, **kwargs: Any) -> None:
-        self._index.clear()
-        self.stage.forget()
+        """Faust has waited for every started event to be acknowledged (checkpointed): start afresh."""
+        self._abandon()
 
     async def _on_assigned(self, *args: Any, **kwargs: Any) -> None:
         """Forget the validated offsets of raw partitions not kept (``args``: the app, the assigned topic
@@ -299,6 +408,7 @@ class Topology:
 
     async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
         """Graceful stop (consumer already stopped): give queued annotations a moment, close InfluxDB."""
+        self._abandon()  # the consumer waited for the last checkpoint; anything later is replayed
         if self._sinks_ready:
             await self.annotations.stop(drain_timeout_s=5.0)
             await self.influx.close()
@@ -315,10 +425,6 @@ class Topology:
                 if not key.startswith(b"~") and partition_for(key, self.partitions) == partition
             }
         return self._index[partition]
-
-    def index_patient(self, partition: int, patient_id: str) -> None:
-        if partition in self._index:  # otherwise the next patients_of() reads it from the table
-            self._index[partition].add(patient_id)
 
     # -- agents ------------------------------------------------------------------------------------
     async def _validate(self, events: Sequence[Any]) -> None:
@@ -340,33 +446,26 @@ class Topology:
             self._validated[m.partition] = max(m.offset, self._validated.get(m.partition, -1))
         self.metrics.batch(rejected=rejected, dead_letters=rejected)
 
-    async def _detect(self, events: Sequence[Any]) -> None:
+    async def _detect(self, events: Sequence[Any]) -> Handled:
         started = time.perf_counter()
         view = TableStateView(self, events)
         items, dead = self._decode(view.fresh(view.unprocessed(events)), decode_reading, "detect")
         result = self.stage.run(items, view)
         scores = [(r.patient_id.encode(), s.to_json(), None) for r, s in result.readings if s is not None]
         points = result.points(self.settings.grafana.ack_base_url)
-        await self._sink_then_store(points, result, dead, events, view, scores)
-        for e in result.events:
-            self.annotations.offer(e)
-        self.metrics.batch(
-            readings=len(result.readings),
-            alerts=len(result.events),
-            dead_letters=len(dead),
-            latency_s=time.perf_counter() - started,
-        )
+        return self._handled_batch(view, result, points, dead, events, scores, started, readings=len(scores))
 
-    async def _acknowledge(self, events: Sequence[Any]) -> None:
+    async def _acknowledge(self, events: Sequence[Any]) -> Handled:
+        started = time.perf_counter()
         view = TableStateView(self, events)
         items, dead = self._decode(view.unprocessed(events), decode_ack, "acknowledge")
         result = self.stage.acknowledge(items, view)
         points: list[Point | str] = [ack_point(a) for _, a in items]
         points.extend(result.points(self.settings.grafana.ack_base_url))
-        await self._sink_then_store(points, result, dead, events, view)
-        self.metrics.batch(alerts=len(result.events), dead_letters=len(dead))
+        return self._handled_batch(view, result, points, dead, events, (), started)
 
-    async def _apply_profiles(self, events: Sequence[Any]) -> None:
+    async def _apply_profiles(self, events: Sequence[Any]) -> Handled:
+        started = time.perf_counter()
         view = TableStateView(self, events)
         audit: list[Point | str] = []
 
@@ -378,8 +477,7 @@ class Topology:
 
         items, dead = self._decode(view.unprocessed(events), decode_profile, "profile", checked_and_audited)
         result = self.stage.apply_profiles(items, view)
-        await self._sink_then_store(audit, result, dead, events, view)
-        self.metrics.batch(dead_letters=len(dead))
+        return self._handled_batch(view, result, audit, dead, events, (), started)
 
     # -- helpers -----------------------------------------------------------------------------------
     async def send_records(self, topic: faust.TopicT, records: Sequence[Record]) -> list[Awaitable[Any]]:
@@ -436,28 +534,29 @@ class Topology:
                 dead.append(self._dead(ev.value, exc, stage, location(ev)))
         return items, dead
 
-    async def _sink_then_store(
+    async def _sink(
         self,
         points: Sequence[Point | str],
-        result: StageResult,
+        alerts: Sequence[AlertEvent],
         dead: list[DeadLetter],
         events: Sequence[Any],
-        view: TableStateView,
-        scores: Sequence[Record] = (),
+        scores: Sequence[Record],
     ) -> None:
-        """Write ``points`` to InfluxDB while ``scores`` and the alerts go to Kafka; then send the dead
-        letters (with any batch InfluxDB rejected), wait until Kafka has every record, store the state."""
+        """Write ``points`` to InfluxDB while ``scores`` and the ``alerts`` go to Kafka; then send the dead
+        letters (with any batch InfluxDB rejected), wait until Kafka has every record, and queue the
+        alerts' Grafana annotations."""
         writing = asyncio.ensure_future(self._store_points(points, dead, events))
         try:
             sends = await self.send_records(self.scores, scores)
-            sends += await self.send_records(self.alerts, self._alert_records(result.events))
+            sends += await self.send_records(self.alerts, self._alert_records(alerts))
         except BaseException:
             writing.cancel()
             raise
         await writing
         sends += await self.send_records(self.dead_letter, [(None, d.to_json(), None) for d in dead])
         await asyncio.gather(*sends)
-        view.store(result)
+        for e in alerts:
+            self.annotations.offer(e)
 
     def _alert_records(self, events: Sequence[AlertEvent]) -> list[Record]:
         """Alert transitions for the alerts topic, each with its acknowledge link."""

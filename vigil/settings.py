@@ -163,6 +163,11 @@ class WorkerSettings(_Section):
     fetch_max_wait_ms: int = Field(default=100, ge=0, le=1500)
     """How long the broker may hold a fetch of partitions that have no new records (Faust's own
     consumer uses 1,500 ms, which delays readings by up to that much: :mod:`streams.transport`)."""
+    checkpoint_interval_ms: int = Field(default=1000, ge=0, le=60_000)
+    """How often the detect agent makes its handled batches durable: the patients' states and the
+    offsets they include written to the table, the readings acknowledged so Faust may commit them.
+    Scores, alerts and InfluxDB points do not wait for it. Longer: fewer state writes (a patient's state
+    is written once per checkpoint, not once per batch), more replayed after a crash. 0: every batch."""
 
 
 class Settings(BaseSettings):

@@ -57,8 +57,18 @@ class Captured:
 
 @pytest.fixture
 def captured_app(tmp_path: Path) -> tuple[Any, Captured]:
+    return captured(tmp_path)
+
+
+def captured(tmp_path: Path, checkpoint_interval_ms: int = 1000) -> tuple[Any, Captured]:
+    """The app with Kafka output, InfluxDB and Grafana captured."""
     settings = Settings(
-        worker={"store": "memory", "app_id": "inproc", "data_dir": tmp_path},
+        worker={
+            "store": "memory",
+            "app_id": "inproc",
+            "data_dir": tmp_path,
+            "checkpoint_interval_ms": checkpoint_interval_ms,
+        },
         grafana={"ack_base_url": "https://vigil.test"},
         detectors={"warmup_readings": 5},
     )
@@ -83,7 +93,8 @@ def captured_app(tmp_path: Path) -> tuple[Any, Captured]:
 
 
 def handled(topology: Any) -> int:
-    """Readings the detect agent has finished with (stored, sent and written): counted after the state."""
+    """Readings the detect agent has finished with (sent, written and, at a checkpoint, stored): counted
+    after the state."""
     return int(topology.metrics.readings)
 
 
@@ -188,11 +199,11 @@ async def test_a_profile_sets_the_spo2_scale_the_readings_are_judged_on(captured
     assert spo2_points[-2:] == ["sub_spo2=2i", "sub_spo2=2i"], spo2_points
 
 
-async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it(captured_app) -> None:
-    """The detect batch decides from the state it read, then awaits InfluxDB and Kafka before storing;
-    a profile applied meanwhile must not be replaced by that older copy (nor the profile's offset
+async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it(tmp_path: Path) -> None:
+    """The detect batch decides from the state it read, then awaits InfluxDB and Kafka before its state is
+    stored; a profile applied meanwhile must not be replaced by that older copy (nor the profile's offset
     stored with the update lost)."""
-    app, cap = captured_app
+    app, cap = captured(tmp_path, checkpoint_interval_ms=60_000)  # the detect batch waits for the profile's
     topo = app.vigil
     in_flight, release = asyncio.Event(), asyncio.Event()
 
@@ -207,11 +218,15 @@ async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it
         for value in readings()[:3]:  # not waiting: the agent holds its batch until `release`
             await detect.put(value, key=b"p-1", wait=False)
         await asyncio.wait_for(in_flight.wait(), 10)  # the detect batch has decided, not yet stored
-        await profile.put(scale_2, key=b"p-1")
-        # the profile agent's batch either waits for the detect batch (correct) or is stored (the bug)
-        await wait_until(lambda: bool(topo.state_lock._waiters) or b"p-1" in cap.changelog)
+        await profile.put(scale_2, key=b"p-1", wait=False)
+        # the profile batch is handled too (on the detect batch's state) before either is stored
+        await wait_until(lambda: len(topo._handled) == 2)
+        assert b"p-1" not in cap.changelog
         release.set()
-        await wait_until(lambda: cap.changelog.count(b"p-1") == 2)
+        await wait_until(lambda: not topo._handled and b"p-1" in cap.changelog)
     state = PatientState.from_bytes(topo.table[b"p-1"])
     assert state.spo2_scale == 2
+    assert len(state.recent_ids) == 3  # and the detect batch's readings are in it
     assert len(cap.records["scores"]) == 3
+    stored_topics = {key.split(b":")[1].decode() for key in cap.changelog if key.startswith(b"~off:")}
+    assert stored_topics == {topo.readings.get_topic_name(), topo.profiles.get_topic_name()}

@@ -1,4 +1,4 @@
-"""Natural batching: a batch is what is waiting; its events are acknowledged after it was handled."""
+"""Natural batching: a batch is what is waiting; its events are acknowledged when the caller says so."""
 
 from __future__ import annotations
 
@@ -6,19 +6,20 @@ from typing import Any
 
 import faust
 
-from streams.batching import natural_batches
+from streams.batching import Batch, natural_batches
 from tests.unit.streams.async_probes import wait_until
 
 
-def batching_app(max_size: int, handled: list[list[bytes]], acked_before: list[int]) -> Any:
+def batching_app(max_size: int, handled: list[list[bytes]], acked_before: list[int], **options: Any) -> Any:
     app = faust.App("batching-test", store="memory://", autodiscover=False, web_enabled=False)
     topic = app.topic("t", key_type=bytes, value_type=bytes, value_serializer="raw")
 
     @app.agent(topic)
     async def agent(stream: faust.StreamT) -> None:
-        async for events in natural_batches(stream, max_size):
-            acked_before.append(sum(1 for ev in events if ev.message.acked))
-            handled.append([ev.value for ev in events])
+        async for batch in natural_batches(stream, max_size, **options):
+            acked_before.append(sum(1 for ev in batch.events if ev.message.acked))
+            handled.append([ev.value for ev in batch.events])
+            await batch.ack()
 
     return agent
 
@@ -34,7 +35,7 @@ async def test_what_is_waiting_goes_in_one_batch_and_a_lone_event_goes_at_once()
         await ctx.put(b"3")
         await wait_until(lambda: len(handled) == 2)
     assert handled == [[b"0", b"1", b"2"], [b"3"]]
-    assert acked_before == [0, 0]  # acknowledged only after the batch was handled
+    assert acked_before == [0, 0]  # acknowledged only when the caller acknowledges the batch
 
 
 async def test_a_batch_never_exceeds_max_size() -> None:
@@ -45,3 +46,31 @@ async def test_a_batch_never_exceeds_max_size() -> None:
             await ctx.put(b"%d" % i, wait=False)
         await wait_until(lambda: sum(map(len, handled)) == 5)
     assert [len(b) for b in handled] == [2, 2, 1]
+
+
+async def test_unacknowledged_work_is_finished_when_no_event_comes() -> None:
+    """The idle callback runs once the stream has been empty for the limit it asks for, and the
+    iteration goes on afterwards."""
+    app = faust.App("batching-idle", store="memory://", autodiscover=False, web_enabled=False)
+    topic = app.topic("t", key_type=bytes, value_type=bytes, value_serializer="raw")
+    held: list[Batch] = []
+    idle_calls: list[int] = []
+
+    async def finish_held() -> None:
+        idle_calls.append(len(held))
+        for batch in held:
+            await batch.ack()
+        held.clear()
+
+    @app.agent(topic)
+    async def agent(stream: faust.StreamT) -> None:
+        idle = (lambda: 0.05 if held else None, finish_held)
+        async for batch in natural_batches(stream, 10, idle=idle):
+            held.append(batch)  # not acknowledged here
+
+    async with agent.test_context() as ctx:
+        event = await ctx.put(b"a", wait=False)
+        await wait_until(lambda: idle_calls == [1])
+        assert event.message.acked
+        await ctx.put(b"b", wait=False)
+        await wait_until(lambda: idle_calls == [1, 1])

@@ -50,6 +50,25 @@ def test_alerts_and_state_do_not_depend_on_batching_or_restarts(items) -> None:
     assert any(e["status"] == "raised" for e in whole)
 
 
+def test_deferred_states_decide_like_states_stored_after_every_batch(items) -> None:
+    """The worker's mode: states stay dirty in the stage across batches and are encoded at checkpoints."""
+    expected, expected_view = run_in_batches(items, 97)
+    view, events = DictStateView(), []
+    monitor = PatientMonitor(MonitorConfig(warmup_readings=10))
+    deferred = DetectStage(monitor, PatientState.from_bytes, tick_every=TICK, deferred=True)
+    for k, i in enumerate(range(0, len(items), 97)):
+        result = deferred.run(items[i : i + 97], view)
+        assert not result.states and result.touched
+        view.apply(result)
+        events.extend(e.to_dict() for e in result.events)
+        if k % 4 == 3:
+            view.store(deferred.checkpoint())
+            assert not deferred.dirty
+    view.store(deferred.checkpoint())
+    assert events == expected
+    assert view.states == expected_view.states and view.watermarks == expected_view.watermarks
+
+
 def test_a_replayed_batch_is_all_duplicates_and_changes_nothing(items) -> None:
     view = DictStateView()
     first = stage().run(items, view)
