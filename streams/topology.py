@@ -10,19 +10,26 @@ All patient-keyed topics and the table changelog share ``Settings.topics.partiti
 and key = patient id, so a patient's readings, acknowledgements, profile and state are
 co-partitioned and handled by one worker at a time.
 
-Every agent consumes batches (:func:`streams.batching.natural_batches`) and, for each batch:
-(1) writes its points to InfluxDB while its output records (scores, alerts) go to Kafka, and
-awaits both, then the delivery of its dead letters (which include a batch InfluxDB rejected);
-(2) writes the new patient states to the table; only then does the loop continue, which
-acknowledges the batch's events so Faust may commit their offsets (after flushing the producer,
-including the changelog). A crash anywhere before that replays the batch: the InfluxDB points
-overwrite themselves and the monitor, with its old state, makes the same decisions again (the
-output records are sent again: at least once).
+Every agent consumes batches (:func:`streams.batching.natural_batches`). The validate agent sends
+a batch's readings and dead letters and acknowledges its events once Kafka has them. The agents
+that change patient state (detect, acknowledge, profile) take turns, one batch at a time, under
+``Topology.state_lock``; each batch:
 
-The agents that change patient state (detect, acknowledge, profile) take turns, one batch at a
-time (``Topology.state_lock``): a batch reads the states, decides, awaits its sinks and stores, so
-an acknowledgement or profile applied while a detect batch awaits InfluxDB is not overwritten by
-that batch's older copy of the state.
+1. decides from the patients' current states (the detect stage's in-memory, *dirty* states, or the
+   table), hands its scores and alerts to the producer and starts its *sink*: the InfluxDB write,
+   then its dead letters (with a batch InfluxDB rejected), then the wait for Kafka's delivery;
+2. is *checkpointed* with the batches before it: at once for acknowledgements and profiles, every
+   ``worker.checkpoint_interval_ms`` for readings (or when none have come for that long). A
+   checkpoint waits for the batches' sinks, writes each changed patient state once, then the
+   watermarks and source positions and, last, the offsets they include to the table, then
+   acknowledges the batches' events so Faust may commit their offsets (after flushing the producer,
+   including the changelog) and queues their alerts' Grafana annotations.
+
+A crash before a checkpoint replays its batches: the InfluxDB points overwrite themselves and the
+monitor, with the checkpointed state, makes the same decisions again (output records are sent again:
+at least once). A failed batch or sink drops everything not checkpointed (:meth:`Topology._abandon`).
+An acknowledgement or profile applies to the same in-memory state a detect batch left, so neither
+overwrites the other; Faust waits for the last checkpoint before a rebalance or shutdown completes.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,7 +179,7 @@ class Handled:
     sink: asyncio.Future[None]
     started: float  # perf_counter when the batch was taken
     readings: int = 0
-    alerts: int = 0
+    alerts: list[AlertEvent] = field(default_factory=list)  # annotated in Grafana once durable
     dead_letters: int = 0
     batch: Batch | None = None  # its events, acknowledged at the checkpoint
 
@@ -303,9 +310,11 @@ class Topology:
         for h in handled:
             if h.batch is not None:
                 await h.batch.ack()
+            for e in h.alerts:
+                self.annotations.offer(e)
             latency = time.perf_counter() - h.started
             self.metrics.batch(
-                readings=h.readings, alerts=h.alerts, dead_letters=h.dead_letters, latency_s=latency
+                readings=h.readings, alerts=len(h.alerts), dead_letters=h.dead_letters, latency_s=latency
             )
         self._checkpointed_at = time.monotonic()
 
@@ -336,7 +345,7 @@ class Topology:
         self._index.clear()
         self.stage.forget()
 
-    def _handled_batch(
+    async def _handled_batch(
         self,
         view: TableStateView,
         result: StageResult,
@@ -345,15 +354,17 @@ class Topology:
         events: Sequence[Any],
         scores: Sequence[Record],
         started: float,
-        readings: int = 0,
     ) -> Handled:
-        """Start the batch's sinks and note its table writes for the next checkpoint."""
-        sink = asyncio.ensure_future(self._sink(points, result.events, dead, events, scores))
+        """Hand the batch's scores and alerts to the producer (in batch order), start its sink and note its
+        table writes for the next checkpoint."""
+        sends = await self.send_records(self.scores, scores)
+        sends += await self.send_records(self.alerts, self._alert_records(result.events))
+        sink = asyncio.ensure_future(self._sink(points, dead, events, sends))
         self.unstored.update(view.writes(result))
         self._contexts.update(view.events)
         for pid, partition in result.touched.items():
             self.patients_of(partition).add(pid)
-        return Handled(sink, started, readings=readings, alerts=len(result.events), dead_letters=len(dead))
+        return Handled(sink, started, readings=len(scores), alerts=result.events, dead_letters=len(dead))
 
     async def with_skipped_records(self, events: Sequence[Any], applied: Mapping[int, int]) -> Sequence[Any]:
         """``events`` with any records the consumer skipped (since the offset ``applied`` to their partition,
@@ -453,7 +464,7 @@ class Topology:
         result = self.stage.run(items, view)
         scores = [(r.patient_id.encode(), s.to_json(), None) for r, s in result.readings if s is not None]
         points = result.points(self.settings.grafana.ack_base_url)
-        return self._handled_batch(view, result, points, dead, events, scores, started, readings=len(scores))
+        return await self._handled_batch(view, result, points, dead, events, scores, started)
 
     async def _acknowledge(self, events: Sequence[Any]) -> Handled:
         started = time.perf_counter()
@@ -462,7 +473,7 @@ class Topology:
         result = self.stage.acknowledge(items, view)
         points: list[Point | str] = [ack_point(a) for _, a in items]
         points.extend(result.points(self.settings.grafana.ack_base_url))
-        return self._handled_batch(view, result, points, dead, events, (), started)
+        return await self._handled_batch(view, result, points, dead, events, (), started)
 
     async def _apply_profiles(self, events: Sequence[Any]) -> Handled:
         started = time.perf_counter()
@@ -477,7 +488,7 @@ class Topology:
 
         items, dead = self._decode(view.unprocessed(events), decode_profile, "profile", checked_and_audited)
         result = self.stage.apply_profiles(items, view)
-        return self._handled_batch(view, result, audit, dead, events, (), started)
+        return await self._handled_batch(view, result, audit, dead, events, (), started)
 
     # -- helpers -----------------------------------------------------------------------------------
     async def send_records(self, topic: faust.TopicT, records: Sequence[Record]) -> list[Awaitable[Any]]:
@@ -535,28 +546,13 @@ class Topology:
         return items, dead
 
     async def _sink(
-        self,
-        points: Sequence[Point | str],
-        alerts: Sequence[AlertEvent],
-        dead: list[DeadLetter],
-        events: Sequence[Any],
-        scores: Sequence[Record],
+        self, points: Sequence[Point | str], dead: list[DeadLetter], events: Sequence[Any], sends: list[Any]
     ) -> None:
-        """Write ``points`` to InfluxDB while ``scores`` and the ``alerts`` go to Kafka; then send the dead
-        letters (with any batch InfluxDB rejected), wait until Kafka has every record, and queue the
-        alerts' Grafana annotations."""
-        writing = asyncio.ensure_future(self._store_points(points, dead, events))
-        try:
-            sends = await self.send_records(self.scores, scores)
-            sends += await self.send_records(self.alerts, self._alert_records(alerts))
-        except BaseException:
-            writing.cancel()
-            raise
-        await writing
+        """Write ``points`` to InfluxDB, send the dead letters (with any batch InfluxDB rejected), and wait
+        until Kafka has every record of the batch (``sends``: its records already handed over)."""
+        await self._store_points(points, dead, events)
         sends += await self.send_records(self.dead_letter, [(None, d.to_json(), None) for d in dead])
         await asyncio.gather(*sends)
-        for e in alerts:
-            self.annotations.offer(e)
 
     def _alert_records(self, events: Sequence[AlertEvent]) -> list[Record]:
         """Alert transitions for the alerts topic, each with its acknowledge link."""
