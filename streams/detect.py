@@ -196,6 +196,9 @@ class DetectStage:
         return batch.finish()
 
 
+_UNREAD: Any = object()
+
+
 class _Batch:
     """Working copy of the states one batch touches."""
 
@@ -204,6 +207,8 @@ class _Batch:
         self.view = view
         self.loaded: dict[str, tuple[int, Any, bytes | None]] = {}
         self.result = StageResult()
+        self.stored_watermarks: dict[int, datetime | None] = {}  # read from the view once per partition
+        self.next_tick: dict[int, datetime] = {}  # partition -> the first tick boundary after its watermark
 
     def state(self, patient_id: str, partition: int) -> Any:
         hit = self.loaded.get(patient_id)
@@ -225,16 +230,26 @@ class _Batch:
         return st
 
     def advance_watermark(self, partition: int, t: datetime) -> None:
-        wm = self.result.watermarks.get(partition) or self.view.watermark(partition)
+        if partition in self.result.watermarks:
+            wm: datetime | None = self.result.watermarks[partition]
+        else:
+            wm = self.stored_watermarks.get(partition, _UNREAD)
+            if wm is _UNREAD:
+                wm = self.stored_watermarks[partition] = self.view.watermark(partition)
         if wm is not None and t <= wm:
             return
         every = self.stage.tick_every
-        if wm is not None and tick_boundary(t, every) > tick_boundary(wm, every):
-            now = tick_boundary(t, every)
-            known = set(self.view.patients(partition))
-            known.update(p for p, (part, _, _) in self.loaded.items() if part == partition)
-            for pid in sorted(known):
-                self.result.events.extend(self.stage.monitor.tick(self.state(pid, partition), now))
+        if wm is not None:
+            due = self.next_tick.get(partition)
+            if due is None:
+                due = self.next_tick[partition] = tick_boundary(wm, every) + every
+            if t >= due:  # t is past the boundary after the watermark's: tick at t's boundary
+                now = tick_boundary(t, every)
+                self.next_tick[partition] = now + every
+                known = set(self.view.patients(partition))
+                known.update(p for p, (part, _, _) in self.loaded.items() if part == partition)
+                for pid in sorted(known):
+                    self.result.events.extend(self.stage.monitor.tick(self.state(pid, partition), now))
         self.result.watermarks[partition] = t
 
     def finish(self) -> StageResult:
