@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import faust
 import orjson
 from pydantic import ValidationError
 
@@ -22,6 +23,24 @@ from ingest.episodes import PatientProfile, parse_profile
 from ingest.reading import Reading, Rejection
 
 ACK_REQUIRED = ("alert_id", "patient_id", "clinician_id", "action", "time")
+
+
+class RawSchema(faust.Schema):
+    """Keys and values as the bytes Kafka holds: what the ``raw`` serializer gives, without a codec
+    lookup per message (every topic of the worker carries bytes; the agents decode them).
+
+    >>> RawSchema().loads_value(None, type("M", (), {"value": b"{}"})())
+    b'{}'
+    """
+
+    def __init__(self) -> None:
+        super().__init__(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    def loads_key(self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None) -> Any:
+        return message.key
+
+    def loads_value(self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None) -> Any:
+        return message.value
 
 
 class Undecodable(ValueError):

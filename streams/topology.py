@@ -52,7 +52,7 @@ from ingest.deadletter import DeadLetter
 from ingest.episodes import PatientProfile
 from ingest.producer import ACTOR_HEADER
 from streams.batching import Batch, natural_batches
-from streams.codecs import Undecodable, decode_ack, decode_profile, decode_reading, encode
+from streams.codecs import RawSchema, Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
 from streams.holes import find_holes, read_range
@@ -253,14 +253,7 @@ class Topology:
 
     # -- wiring ----------------------------------------------------------------------------------
     def _topic(self, name: str) -> faust.TopicT:
-        return self.app.topic(
-            name,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=self.partitions,
-        )
+        return self.app.topic(name, schema=RawSchema(), partitions=self.partitions)
 
     def _batches(self, handle: Any, *, stateful: bool = True, checkpoint_at_once: bool = True) -> Any:
         """An agent handing ``handle`` batches of events; a ``stateful`` one under :attr:`state_lock`, with a
