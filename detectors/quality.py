@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from detectors.events import AlertKind, Severity
@@ -174,6 +175,12 @@ def _stream_key(device_id: str, metric: Metric) -> str:
     return key
 
 
+@lru_cache(maxsize=1024)
+def _stream_metric(key: str) -> Metric:
+    """The metric of a stream key made by :func:`_stream_key`."""
+    return Metric(key.rpartition("|")[2])
+
+
 def _name(metric: Metric) -> str:
     return CATALOGUE[metric].display.lower()
 
@@ -236,9 +243,12 @@ class QualityMonitor:
         t = now.timestamp()
         cfg = self.config
         signals: list[Signal] = []
+        floor = cfg.gap_floor_minutes * 60.0
         for key, stream in list(state.streams.items()):
             silence = t - stream.last
-            metric = Metric(key.rpartition("|")[2])
+            if (stream.in_gap and silence <= cfg.forget_after_days * _DAY) or silence <= floor:
+                continue  # already reported, or too short for a gap (no gap is shorter than the floor)
+            metric = _stream_metric(key)
             if silence > cfg.forget_after_days * _DAY:
                 del state.streams[key]
                 if stream.in_gap:
