@@ -12,9 +12,10 @@ the queue, which then looks empty between any two and the batches stay tiny.
 Acknowledgements are manual and up to the caller: a :class:`Batch`'s events are acknowledged (so
 Faust may commit their offsets) when it calls :meth:`Batch.ack`, which may be after later batches
 were taken (a checkpoint of several batches, :mod:`streams.topology`). Until then a crash replays
-them. ``idle`` (``(seconds, callback)``) runs the callback when no event has arrived for that long
-while the stream is empty, so unacknowledged work is finished even when nothing more comes (Faust
-waits for every started event to be acknowledged before a rebalance or a shutdown completes).
+them. ``idle`` (``(seconds, callback)``) runs the callback each time no event has arrived for that
+long while the stream is empty (asked again after each call), so unacknowledged work is finished
+even when nothing more comes (Faust waits for every started event to be acknowledged before a
+rebalance or a shutdown completes).
 """
 
 from __future__ import annotations
@@ -51,11 +52,10 @@ async def natural_batches(
     manual = stream.noack()  # type: ignore[attr-defined]
     events = manual.events().__aiter__()
     while True:
-        limit = idle[0]() if idle is not None and waiting.empty() else None
-        if limit is None:
+        if idle is None or not waiting.empty():
             first = await anext(events, None)
         else:
-            first = await _next_or_idle(events, limit, idle[1])  # type: ignore[index]
+            first = await _next_or_idle(events, idle)
         if first is None:
             return
         batch = [first]
@@ -64,14 +64,15 @@ async def natural_batches(
         yield Batch(batch, manual)
 
 
-async def _next_or_idle(
-    events: AsyncIterator[Any], limit: float, callback: Callable[[], Awaitable[None]]
-) -> Any:
-    """The next event; if none comes within ``limit`` seconds, ``callback()`` runs meanwhile."""
+async def _next_or_idle(events: AsyncIterator[Any], idle: Idle) -> Any:
+    """The next event; while none comes, ``idle``'s callback runs each time its limit passes."""
+    limit, callback = idle
     nxt = asyncio.ensure_future(anext(events, None))
     try:
-        done, _ = await asyncio.wait({nxt}, timeout=max(0.0, limit))
-        if not done:
+        while (seconds := limit()) is not None:
+            done, _ = await asyncio.wait({nxt}, timeout=max(0.0, seconds))
+            if done:
+                break
             await callback()
         return await nxt
     finally:

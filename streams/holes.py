@@ -5,8 +5,9 @@ partition this worker keeps *after* records that were fetched but never handed t
 agent, and count them as an offset gap that is safe to commit (measured: a second worker
 joining mid-stream lost 60 of 600 readings, their offsets committed). Each agent knows the
 last offset it applied per partition (a stateful one in the table with the state, the validate
-agent in memory), so a batch whose offsets on a partition jump (from that one, or between two of
-its own) shows the hole;
+agent in memory, starting from the group's committed offset, :func:`committed_offsets`, when it
+first sees a partition), so a batch whose offsets on a partition jump (from that one, or between
+two of its own) shows the hole;
 :func:`read_range` fetches those records with a plain aiokafka consumer (no group, no
 commit) and the batch is processed with them, in offset order. A range with no records
 (compacted, expired, or transaction markers) yields nothing.
@@ -22,7 +23,7 @@ commit) and the batch is processed with them, in offset order. A range with no r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,11 @@ class RecordEvent:
     message: RecordMessage
 
 
-def find_holes(events: Sequence[Any], applied: Mapping[int, int]) -> list[tuple[str, int, int, int]]:
+Hole = tuple[str, int, int, int]
+"""``(topic, partition, first missing offset, first present offset)``."""
+
+
+def find_holes(events: Sequence[Any], applied: Mapping[int, int]) -> list[Hole]:
     """``(topic, partition, first missing, first present)`` for each run of offsets missing from
     ``events`` on a partition: between the offset ``applied`` to it (-1: none yet, so no hole
     before the batch) and the batch's offsets, or between two of them."""
@@ -117,3 +122,22 @@ async def read_range(
     finally:
         await consumer.stop()
     return out
+
+
+async def committed_offsets(
+    kafka: KafkaSettings, group_id: str, topic: str, partitions: Iterable[int]
+) -> dict[int, int]:
+    """The consumer group's committed offset (the next record to read) of each of ``partitions`` of
+    ``topic`` that has one."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers, **_consumer_security(kafka))
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(
+            group_id, partitions=[TopicPartition(topic, p) for p in partitions]
+        )
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in found.items() if meta.offset >= 0}

@@ -14,6 +14,13 @@
    queue that has room). :meth:`Consumer.wait_first` first runs the delivery coroutine up to its
    first suspension; only if it has to wait does the race with ``suspend_flow`` happen as before.
 
+3. **No skipping without a repair.** When Faust fetches a record whose offset is beyond the last one
+   it read, it registers the offsets between as a gap that is safe to commit. After a rebalance those
+   can be records it fetched but never delivered (:mod:`streams.holes`); committed, they are lost for
+   good when the partition moves to another worker (measured: a worker joining mid-stream, 10 raw
+   records). Here a gap is registered only when the agent that owns the partition has read the
+   range again and its batch is acknowledged (:meth:`Consumer.release_gap`).
+
 Measured with ``vigil bench pipeline``: ``docs/streams.md``, "Fetch wait, eager delivery, natural
 batching".
 """
@@ -75,7 +82,15 @@ def start_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
 
 
 class Consumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer with eager delivery and the configured fetch wait."""
+    """Faust's aiokafka consumer with eager delivery, the configured fetch wait and repaired gaps only."""
+
+    async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
+        """Faust would commit past ``offset_from..offset_to``; the agents find and read such ranges
+        themselves (:func:`streams.holes.find_holes`) and release them (:meth:`release_gap`)."""
+
+    async def release_gap(self, tp: Any, start: int, end: int) -> None:
+        """Let commits pass offsets ``start <= offset < end`` of ``tp`` (read again and handled)."""
+        await super()._add_gap(tp, start, end - 1)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

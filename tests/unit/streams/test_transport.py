@@ -92,3 +92,18 @@ async def test_the_worker_consumer_uses_the_configured_fetch_wait(tmp_path) -> N
         assert kafka_consumer._fetch_max_wait_ms == 37  # Faust's own driver: 1500
     finally:
         await kafka_consumer.stop()  # never started: only releases its client
+
+
+async def test_faust_registers_no_gap_until_the_agent_releases_it(tmp_path) -> None:
+    """A range Faust did not deliver is not committable until an agent has read it again."""
+    from faust.types import TP
+
+    from streams.app import create_app
+    from vigil.settings import Settings
+
+    app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
+    consumer, tp = app.consumer, TP("vigil.readings", 0)
+    await consumer._add_gap(tp, 5, 9)  # what Faust's fetch loop calls when offset 9 follows offset 4
+    assert not consumer._gap[tp]
+    await consumer.release_gap(tp, 5, 9)  # offsets 5..8 read again and handled
+    assert sorted((i.begin, i.end) for i in consumer._gap[tp]) == [(5, 9)]
