@@ -17,8 +17,10 @@ commit) and the batch is processed with them, in offset order. A range with no r
 [('t', 0, 5, 7)]
 >>> find_holes([ev(0, 5), ev(0, 9), ev(0, 6)], {0: 4})  # 7 and 8 missing inside the batch
 [('t', 0, 7, 9)]
->>> find_holes([ev(0, 5), ev(1, 2), ev(2, 9), ev(2, 10)], {0: 4, 1: 6, 2: -1})  # contiguous, replayed, new
+>>> find_holes([ev(0, 5), ev(1, 2), ev(2, 9), ev(2, 10)], {0: 4, 1: 6})  # contiguous, replayed, new
 []
+>>> find_holes([ev(0, 3)], {0: -1})  # -1: nothing applied yet, the partition's first record is 0
+[('t', 0, 0, 3)]
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ Hole = tuple[str, int, int, int]
 
 def find_holes(events: Sequence[Any], applied: Mapping[int, int]) -> list[Hole]:
     """``(topic, partition, first missing, first present)`` for each run of offsets missing from
-    ``events`` on a partition: between the offset ``applied`` to it (-1: none yet, so no hole
+    ``events`` on a partition: between the offset ``applied`` to it (absent: not known, so no hole
     before the batch) and the batch's offsets, or between two of them."""
     offsets: dict[int, set[int]] = {}
     topics: dict[int, str] = {}
@@ -67,11 +69,11 @@ def find_holes(events: Sequence[Any], applied: Mapping[int, int]) -> list[Hole]:
         topics[m.partition] = m.topic
     holes = []
     for p, present in offsets.items():
-        previous = applied.get(p, -1)
+        previous = applied.get(p)
         for offset in sorted(present):
-            if previous >= 0 and offset > previous + 1:
+            if previous is not None and offset > previous + 1:
                 holes.append((topics[p], p, previous + 1, offset))
-            previous = max(previous, offset)
+            previous = offset if previous is None else max(previous, offset)
     return holes
 
 
@@ -141,3 +143,21 @@ async def committed_offsets(
     finally:
         await admin.close()
     return {tp.partition: meta.offset for tp, meta in found.items() if meta.offset >= 0}
+
+
+async def first_offsets(kafka: KafkaSettings, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+    """The log-start offset (the first record still kept) of each of ``partitions`` of ``topic``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        **_consumer_security(kafka),
+    )
+    await consumer.start()
+    try:
+        found = await consumer.beginning_offsets([TopicPartition(topic, p) for p in partitions])
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in found.items()}

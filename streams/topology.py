@@ -19,8 +19,8 @@ that change patient state (detect, acknowledge, profile) take turns, one batch a
    table), hands its scores and alerts to the producer and starts its *sink*: the InfluxDB write,
    then its dead letters (with a batch InfluxDB rejected), then the wait for Kafka's delivery;
 2. is *checkpointed* with the batches before it: at once for acknowledgements and profiles, every
-   ``worker.checkpoint_interval_ms`` for readings (default 0: at once; or when none have come for that
-   long, or a rebalance has begun). A
+   ``worker.checkpoint_interval_ms`` for readings (or when none have come for that long, or a
+   rebalance has begun). A
    checkpoint waits for the batches' sinks, writes each changed patient state once, then the
    watermarks and source positions and, last, the offsets they include to the table, then
    acknowledges the batches' events so Faust may commit their offsets (after flushing the producer,
@@ -57,7 +57,7 @@ from streams.batching import Batch, natural_batches
 from streams.codecs import RawSchema, Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
-from streams.holes import Hole, committed_offsets, find_holes, read_range
+from streams.holes import Hole, committed_offsets, find_holes, first_offsets, read_range
 from streams.influx_sink import InfluxRejected, InfluxSink
 from streams.metrics import PipelineMetrics
 from streams.partitioning import cached_partition, event_context, partition_for
@@ -78,9 +78,9 @@ Record = tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]
 """Header on a validated reading: ``<raw partition>:<raw offset>:<item index>`` it came from."""
 METRICS_INTERVAL_S = 10.0
 REBALANCE_CHECK_S = 0.05
-"""How often an idle detect agent with batches to checkpoint looks whether a rebalance has begun (Faust
-then waits for the checkpoint). With a 1 s wait, a worker joining mid-stream lost 10 raw records in ~1
-of 3 runs; with this check ~1 of 5-12 (``worker.checkpoint_interval_ms`` > 0 is not safe yet)."""
+"""How often an idle detect agent with batches to checkpoint looks whether a rebalance has begun: Faust
+waits for the checkpoint before the partitions move, and a long wait made the window in which a joining
+worker skips records (:meth:`Topology._remember_committed`) wider."""
 
 
 def location(event: Any) -> str:
@@ -280,7 +280,8 @@ class Topology:
                 async with self.state_lock:
                     try:
                         view = TableStateView(self, batch.events)
-                        applied = {p: view.applied_offset(ev) for p, ev in view.events.items()}
+                        offsets = {p: view.applied_offset(ev) for p, ev in view.events.items()}
+                        applied = {p: offset for p, offset in offsets.items() if offset >= 0}  # -1: none yet
                         events, holes = await self.with_skipped_records(batch.events, applied)
                         handled = await handle(events)
                         handled.batch, handled.holes = batch, holes
@@ -411,12 +412,15 @@ class Topology:
 
     async def _remember_committed(self, events: Sequence[Any]) -> None:
         """For raw partitions this worker has not sent from since it got them, take the group's committed
-        offset as the last one sent: a worker that just got a partition then also finds records the
-        consumer skipped before its first batch (seen when a second worker joins mid-stream)."""
+        offset (or, with none, the partition's first record) as where sending resumes: a worker that
+        just got a partition then also finds records the consumer skipped before its first batch (seen
+        when a second worker joins mid-stream; re-sent records are dropped by the detect agent)."""
         unknown = {ev.message.partition for ev in events} - set(self._validated)
         if unknown:
             topic = self.raw.get_topic_name()
             committed = await committed_offsets(self.settings.kafka, self.app.conf.id, topic, unknown)
+            if unknown - set(committed):
+                committed |= await first_offsets(self.settings.kafka, topic, unknown - set(committed))
             for partition, offset in committed.items():
                 self._validated[partition] = offset - 1
 
