@@ -19,8 +19,8 @@ that change patient state (detect, acknowledge, profile) take turns, one batch a
    table), hands its scores and alerts to the producer and starts its *sink*: the InfluxDB write,
    then its dead letters (with a batch InfluxDB rejected), then the wait for Kafka's delivery;
 2. is *checkpointed* with the batches before it: at once for acknowledgements and profiles, every
-   ``worker.checkpoint_interval_ms`` for readings (or when none have come for that long, or a
-   rebalance has begun). A
+   ``worker.checkpoint_interval_ms`` for readings (default 0: at once; or when none have come for that
+   long, or a rebalance has begun). A
    checkpoint waits for the batches' sinks, writes each changed patient state once, then the
    watermarks and source positions and, last, the offsets they include to the table, then
    acknowledges the batches' events so Faust may commit their offsets (after flushing the producer,
@@ -80,7 +80,7 @@ METRICS_INTERVAL_S = 10.0
 REBALANCE_CHECK_S = 0.05
 """How often an idle detect agent with batches to checkpoint looks whether a rebalance has begun: Faust
 waits for the checkpoint before the partitions move, and a long wait made the window in which a joining
-worker skips records (:meth:`Topology._remember_committed`) wider."""
+worker skips records (:meth:`Topology._remember_committed`) wider (``worker.checkpoint_interval_ms``)."""
 
 
 def location(event: Any) -> str:
