@@ -438,13 +438,20 @@ def run_pipeline_bench(
         _delete_topics(s, name)
 
 
-def _stamp_on_arrival(settings: Settings, topics: Sequence[str]) -> None:
-    """Make the broker set each record's timestamp when it appends it (``LogAppendTime``)."""
-    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+def _admin(settings: Settings) -> Any:
+    """A kafka-python admin client for the bench's topics and group."""
+    from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(
+    return KafkaAdminClient(
         bootstrap_servers=settings.kafka.bootstrap_list, **settings.kafka.kafka_python_config()
     )
+
+
+def _stamp_on_arrival(settings: Settings, topics: Sequence[str]) -> None:
+    """Make the broker set each record's timestamp when it appends it (``LogAppendTime``)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    admin = _admin(settings)
     try:
         # not incremental: the topics' other settings go back to the broker defaults (none are set on these)
         stamp = {"message.timestamp.type": "LogAppendTime"}
@@ -455,11 +462,7 @@ def _stamp_on_arrival(settings: Settings, topics: Sequence[str]) -> None:
 
 def _wait_for_group(settings: Settings, members: int, timeout_s: float) -> None:
     """Until the workers' consumer group (the app id) is stable with ``members`` members."""
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka.bootstrap_list, **settings.kafka.kafka_python_config()
-    )
+    admin = _admin(settings)
     deadline = time.monotonic() + timeout_s
     try:
         while time.monotonic() < deadline:
@@ -473,11 +476,7 @@ def _wait_for_group(settings: Settings, members: int, timeout_s: float) -> None:
 
 
 def _delete_topics(settings: Settings, prefix: str) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka.bootstrap_list, **settings.kafka.kafka_python_config()
-    )
+    admin = _admin(settings)
     try:
         doomed = [t for t in admin.list_topics() if t.startswith(prefix)]
         if doomed:

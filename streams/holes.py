@@ -86,20 +86,27 @@ def _consumer_security(kafka: KafkaSettings) -> dict[str, Any]:
     return cfg
 
 
-async def read_range(
-    kafka: KafkaSettings, topic: str, partition: int, start: int, end: int
-) -> list[RecordEvent]:
-    """The records of ``topic``/``partition`` with ``start <= offset < end``, in offset order."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+def _plain_consumer(kafka: KafkaSettings) -> Any:
+    """An aiokafka consumer with no group and no commits, from the first record kept (not started)."""
+    from aiokafka import AIOKafkaConsumer
 
-    tp = TopicPartition(topic, partition)
-    consumer = AIOKafkaConsumer(
+    return AIOKafkaConsumer(
         bootstrap_servers=kafka.bootstrap_servers,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         **_consumer_security(kafka),
     )
+
+
+async def read_range(
+    kafka: KafkaSettings, topic: str, partition: int, start: int, end: int
+) -> list[RecordEvent]:
+    """The records of ``topic``/``partition`` with ``start <= offset < end``, in offset order."""
+    from aiokafka import TopicPartition
+
+    tp = TopicPartition(topic, partition)
+    consumer = _plain_consumer(kafka)
     await consumer.start()
     out: list[RecordEvent] = []
     try:
@@ -147,14 +154,9 @@ async def committed_offsets(
 
 async def first_offsets(kafka: KafkaSettings, topic: str, partitions: Iterable[int]) -> dict[int, int]:
     """The log-start offset (the first record still kept) of each of ``partitions`` of ``topic``."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import TopicPartition
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        **_consumer_security(kafka),
-    )
+    consumer = _plain_consumer(kafka)
     await consumer.start()
     try:
         found = await consumer.beginning_offsets([TopicPartition(topic, p) for p in partitions])
