@@ -13,7 +13,7 @@ True
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -160,7 +160,9 @@ class AlertEvent:
     late: bool = False  # raised from data that arrived late (not a new emergency)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """Plain JSON-ready fields (``dataclasses.asdict`` deep-copies every value: 4x slower here)."""
+        d = {name: getattr(self, name) for name in _ALERT_FIELDS}
+        d["news2_subscores"] = dict(self.news2_subscores)
         d["kind"] = self.kind.value
         d["status"] = self.status.value
         d["severity"] = self.severity.label
@@ -179,6 +181,9 @@ class AlertEvent:
         d["start"] = _dt(d["start"])
         d["end"] = _dt(d.get("end"))
         return cls(**d)
+
+
+_ALERT_FIELDS = tuple(f.name for f in fields(AlertEvent))
 
 
 class AckAction(StrEnum):

@@ -27,6 +27,8 @@ from typing import Any
 
 import faust
 
+from streams.eager import start_eagerly
+
 Idle = tuple[Callable[[], float | None], Callable[[], Awaitable[None]]]
 """``(seconds to wait for an event before calling back, or None: no limit; the callback)``."""
 
@@ -47,33 +49,55 @@ class Batch:
 async def natural_batches(
     stream: faust.StreamT, max_size: int, *, idle: Idle | None = None
 ) -> AsyncIterator[Batch]:
-    """Batches of at most ``max_size`` events of ``stream``, each yielded once no more are waiting."""
+    """Batches of at most ``max_size`` events of ``stream``, each yielded once no more are waiting.
+
+    A batch never waits for its second or later event: events are taken while the stream's queue holds
+    some, each taken without an event-loop turn (Faust's iterator offers one per event), and if taking
+    one would wait after all, the batch is yielded and that wait becomes the next batch's first. (Faust
+    drops an event whose rebalance generation is over as it is taken; waiting for a replacement with
+    the batch's earlier events held would stall the rebalance, which waits for them to be acknowledged.)
+    """
     waiting = stream.channel.queue  # type: ignore[attr-defined]
     manual = stream.noack()  # type: ignore[attr-defined]
     events = manual.events().__aiter__()
+    pending: Awaitable[Any] | None = None  # the wait for the next event, begun while filling a batch
     while True:
+        nxt = _or_none(pending) if pending is not None else anext(events, None)
+        pending = None
         if idle is None or not waiting.empty():
-            first = await anext(events, None)
+            first = await nxt
         else:
-            first = await _next_or_idle(events, idle)
+            first = await _next_or_idle(nxt, idle)
         if first is None:
             return
         batch = [first]
         while len(batch) < max_size and not waiting.empty():
-            batch.append(await events.__anext__())
+            taken, event = start_eagerly(events.__anext__(), through_bare_yields=True)
+            if not taken:
+                pending = event
+                break
+            batch.append(event)
         yield Batch(batch, manual)
 
 
-async def _next_or_idle(events: AsyncIterator[Any], idle: Idle) -> Any:
-    """The next event; while none comes, ``idle``'s callback runs each time its limit passes."""
+async def _or_none(rest: Awaitable[Any]) -> Any:
+    """The event ``rest`` (a started ``__anext__``) gives, or None when the stream has ended."""
+    try:
+        return await rest
+    except StopAsyncIteration:
+        return None
+
+
+async def _next_or_idle(nxt: Awaitable[Any], idle: Idle) -> Any:
+    """The event ``nxt`` gives; while none comes, ``idle``'s callback runs each time its limit passes."""
     limit, callback = idle
-    nxt = asyncio.ensure_future(anext(events, None))
+    waiter = asyncio.ensure_future(nxt)
     try:
         while (seconds := limit()) is not None:
-            done, _ = await asyncio.wait({nxt}, timeout=max(0.0, seconds))
+            done, _ = await asyncio.wait({waiter}, timeout=max(0.0, seconds))
             if done:
                 break
             await callback()
-        return await nxt
+        return await waiter
     finally:
-        nxt.cancel()
+        waiter.cancel()

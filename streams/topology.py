@@ -19,7 +19,7 @@ that change patient state (detect, acknowledge, profile) take turns, one batch a
    table), hands its scores and alerts to the producer and starts its *sink*: the InfluxDB write,
    then its dead letters (with a batch InfluxDB rejected), then the wait for Kafka's delivery;
 2. is *checkpointed* with the batches before it: at once for acknowledgements and profiles, every
-   ``worker.checkpoint_interval_ms`` for readings (default 0: at once; or when none have come for that
+   ``worker.checkpoint_interval_ms`` for readings (default 1 s; or when none have come for that
    long, or a rebalance has begun). A
    checkpoint waits for the batches' sinks, writes each changed patient state once, then the
    watermarks and source positions and, last, the offsets they include to the table, then

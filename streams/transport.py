@@ -27,8 +27,6 @@ batching".
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Generator
 from inspect import iscoroutine
 from typing import Any
 
@@ -36,49 +34,8 @@ import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode.services import WaitResults
 
+from streams.eager import start_eagerly
 from vigil.settings import WorkerSettings
-
-
-class _Resume:
-    """Awaitable that finishes a coroutine which ``send(None)`` left suspended on ``waiting_on``
-    (a future, or None for a bare ``yield`` such as ``asyncio.sleep(0)``)."""
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
-        self.coro = coro
-        self.waiting_on = waiting_on
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        try:
-            yield self.waiting_on  # the task waits on it exactly as it would have for the coroutine
-        except BaseException as exc:
-            cancelled_future = isinstance(self.waiting_on, asyncio.Future) and self.waiting_on.cancelled()
-            if not cancelled_future:  # otherwise resuming raises CancelledError where the coroutine waits
-                return (yield from _throw_into(self.coro, exc))
-        return (yield from self.coro.__await__())
-
-
-def _throw_into(coro: Coroutine[Any, Any, Any], exc: BaseException) -> Generator[Any, None, Any]:
-    try:
-        waiting_on = coro.throw(exc)
-    except StopIteration as stop:
-        return stop.value
-    return (yield from _Resume(coro, waiting_on).__await__())
-
-
-def start_eagerly(coro: Coroutine[Any, Any, Any]) -> tuple[bool, Any]:
-    """Run ``coro`` until it first waits: ``(True, result)`` if it finished, else ``(False, rest)``
-    where awaiting ``rest`` finishes it (exceptions and cancellation reach the coroutine).
-
-    >>> async def add(a, b):
-    ...     return a + b
-    >>> start_eagerly(add(1, 2))
-    (True, 3)
-    """
-    try:
-        waiting_on = coro.send(None)
-    except StopIteration as stop:
-        return True, stop.value
-    return False, _Resume(coro, waiting_on)
 
 
 class Consumer(faust_aiokafka.Consumer):

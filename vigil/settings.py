@@ -163,14 +163,13 @@ class WorkerSettings(_Section):
     fetch_max_wait_ms: int = Field(default=100, ge=0, le=1500)
     """How long the broker may hold a fetch of partitions that have no new records (Faust's own
     consumer uses 1,500 ms, which delays readings by up to that much: :mod:`streams.transport`)."""
-    checkpoint_interval_ms: int = Field(default=0, ge=0, le=60_000)
+    checkpoint_interval_ms: int = Field(default=1000, ge=0, le=60_000)
     """How often the detect agent makes its handled batches durable: the patients' states and the
     offsets they include written to the table, the readings acknowledged so Faust may commit them.
-    0 (default): after every batch. Longer: fewer state writes (a patient's state is written once per
-    checkpoint) and the next batches do not wait for InfluxDB (``vigil bench pipeline`` with 1,000:
-    ~12k instead of ~10k readings/s, p99 0.2-0.36 s instead of ~0.56 s at 5,000/s), but **not safe
-    yet**: the scale-out test lost raw records with 1,000 (fixed since: 10 of 10 runs passed), but a
-    later CI run failed the kill -9 test with it. See docs/streams.md, "Known limits"."""
+    One is due this long after the last (at once when a rebalance or shutdown begins). A patient's
+    state is written once per checkpoint, and batches do not wait for InfluxDB in between (``vigil
+    bench pipeline``: alert p99 at 5,000/s ~0.3 s with 1,000 against ~0.6 s with 0). A crash replays
+    at most this much. 0: after every batch. See docs/streams.md, "No data lost"."""
 
 
 class Settings(BaseSettings):

@@ -155,6 +155,18 @@ def influx_counts(settings: Settings) -> tuple[int, int]:
     return (rows[0]["n"] or 0, rows[0]["d"] or 0) if rows else (0, 0)
 
 
+def print_missing(settings: Settings, readings: list[Reading]) -> None:
+    """Which readings a failed test did not find in InfluxDB (index in production order)."""
+    stored = {row["reading_id"] for row in influx_query(settings, 'SELECT "reading_id" FROM "reading"')}
+    missing = [
+        (i, r.patient_id, r.metric.value, r.time.isoformat())
+        for i, r in enumerate(readings)
+        if r.reading_id not in stored
+    ]
+    print(f"missing from InfluxDB: {len(missing)} (index in production order, patient, metric, time):")
+    print(missing[:50])
+
+
 def wait_for_readings(settings: Settings, n: int, timeout: float, workers: list[subprocess.Popen]) -> None:
     def done() -> bool:
         for w in workers:
@@ -391,6 +403,7 @@ def test_kill_9_mid_stream_loses_nothing_duplicates_nothing_and_keeps_state(
         assert (sorted(got - expected), sorted(expected - got)) == ([], [])
     except BaseException:
         print(workers.tail())
+        print_missing(s, good)
         raise
 
 
@@ -426,14 +439,7 @@ def test_a_worker_joining_mid_stream_skips_no_reading(service_settings, workers,
         assert influx_counts(s) == (len(readings), len(readings))
     except BaseException:
         print(workers.tail())
-        stored = {row["reading_id"] for row in influx_query(s, 'SELECT "reading_id" FROM "reading"')}
-        missing = [
-            (i, r.patient_id, r.metric.value, r.time.isoformat())
-            for i, r in enumerate(readings)
-            if r.reading_id not in stored
-        ]
-        print(f"missing from InfluxDB: {len(missing)} (index in production order, patient, metric, time):")
-        print(missing[:50])
+        print_missing(s, readings)
         raise
 
 

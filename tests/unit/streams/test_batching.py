@@ -74,3 +74,20 @@ async def test_unacknowledged_work_is_finished_when_no_event_comes() -> None:
         assert event.message.acked
         await ctx.put(b"b", wait=False)
         await wait_until(lambda: idle_calls == [1, 1])
+
+
+async def test_a_batch_is_handed_over_when_faust_drops_an_event_of_an_ended_rebalance_generation() -> None:
+    """Faust drops an event of an earlier consumer generation as it is taken; the events already in the
+    batch then go at once. Before, the batch waited for a replacement with them held, unacknowledged,
+    while the rebalance waited for their acknowledgement: a worker stalled until the group expelled it
+    (seen in the kill -9 integration test)."""
+    handled: list[list[bytes]] = []
+    agent = batching_app(10, handled, [])
+    async with agent.test_context() as ctx:
+        for value in (b"0", b"1", b"stale"):
+            event = await ctx.put(value, wait=False)
+        event.message.generation_id = agent.app.consumer_generation_id - 1
+        await wait_until(lambda: len(handled) == 1)  # the old code waited here for a next event
+        await ctx.put(b"3", wait=False)
+        await wait_until(lambda: len(handled) == 2)
+    assert handled == [[b"0", b"1"], [b"3"]]

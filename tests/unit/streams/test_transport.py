@@ -7,7 +7,8 @@ import asyncio
 import faust.transport.drivers
 import pytest
 
-from streams.transport import Transport, start_eagerly
+from streams.eager import start_eagerly
+from streams.transport import Transport
 
 
 def test_the_vigil_scheme_resolves_to_our_transport() -> None:
