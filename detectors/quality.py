@@ -152,6 +152,10 @@ class QualityState:
 
     streams: dict[str, _Stream] = field(default_factory=dict)
     wear: _Wear = field(default_factory=_Wear)
+    quiet_until: float = field(default=-math.inf, compare=False, repr=False)
+    """No stream can change state on a tick at or before this event time (epoch s): a lower bound kept
+    by :meth:`QualityMonitor.tick` and ``observe``, not stored (-inf after decoding: the next tick checks
+    every stream). Most ticks then skip the per-stream loop."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"s": {k: v.to_dict() for k, v in self.streams.items()}, "w": self.wear.to_dict()}
@@ -197,10 +201,12 @@ def _minutes(seconds: float) -> str:
 class QualityMonitor:
     """Apply a :class:`QualityConfig` to a patient's :class:`QualityState` (mutated in place)."""
 
-    __slots__ = ("config",)
+    __slots__ = ("_soonest", "config")
 
     def __init__(self, config: QualityConfig | None = None) -> None:
         self.config = config or QualityConfig()
+        self._soonest = min(self.config.gap_floor_minutes * 60.0, self.config.forget_after_days * _DAY)
+        """Seconds of silence before a tick can change a stream's state (a gap, or forgetting it)."""
 
     # -- public API -----------------------------------------------------------------------------
     def observe(self, state: QualityState, reading: Reading, *, late: bool = False) -> list[Signal]:
@@ -226,6 +232,8 @@ class QualityMonitor:
         if t <= stream.last:
             return  # out of order or repeated: says nothing about cadence or sequence
         self._cadence(stream, reading, t, signals)
+        # silent since t: no tick acts on the stream before the gap floor (or forgetting) has passed
+        state.quiet_until = min(state.quiet_until, t + self._soonest)
         flags = reading.quality
         if not flags:  # the usual case: a clean reading
             self._flatline(stream, reading, signals)
@@ -241,24 +249,44 @@ class QualityMonitor:
     def tick(self, state: QualityState, now: datetime) -> list[Signal]:
         """Advance event time: data gaps and the wear time of finished days."""
         t = now.timestamp()
-        cfg = self.config
         signals: list[Signal] = []
+        if t > state.quiet_until:
+            self._gaps(state, now, t, signals)
+        wear = state.wear
+        if wear.day is not None and t >= (wear.day + 1) * _DAY:
+            self._close_day(wear, int(t // _DAY), signals)
+        return signals
+
+    def _gaps(self, state: QualityState, now: datetime, t: float, signals: list[Signal]) -> None:
+        """Report streams silent for too long, forget long-silent ones, and note when the next could be."""
+        cfg = self.config
         floor = cfg.gap_floor_minutes * 60.0
+        forget = cfg.forget_after_days * _DAY
+        quiet_until = math.inf  # the earliest event time at which some stream may change state
         for key, stream in list(state.streams.items()):
             silence = t - stream.last
-            if (stream.in_gap and silence <= cfg.forget_after_days * _DAY) or silence <= floor:
-                continue  # already reported, or too short for a gap (no gap is shorter than the floor)
+            if stream.in_gap and silence <= forget:
+                quiet_until = min(quiet_until, stream.last + forget)
+                continue  # already reported
+            if silence <= floor:
+                quiet_until = min(quiet_until, stream.last + self._soonest)
+                continue  # too short for a gap (no gap is shorter than the floor)
             metric = _stream_metric(key)
-            if silence > cfg.forget_after_days * _DAY:
+            if silence > forget:
                 del state.streams[key]
                 if stream.in_gap:
                     why = f"No {_name(metric)} data for {silence / _DAY:.0f} days: no longer watched"
                     signals.append(Signal(AlertKind.DATA_GAP, metric.value, now, Level.NORMAL, message=why))
                 continue
             expected = self.expected_interval(stream, metric)
-            if stream.in_gap or expected is None:
+            if expected is None:  # still learning: only forgetting can happen before the next reading
+                quiet_until = min(quiet_until, stream.last + forget)
                 continue
-            if silence > max(cfg.gap_factor * expected, cfg.gap_floor_minutes * 60.0):
+            limit = max(cfg.gap_factor * expected, floor)
+            if silence <= limit:  # a gap after the limit, unless the stream is forgotten first
+                quiet_until = min(quiet_until, stream.last + min(limit, forget))
+            else:
+                quiet_until = min(quiet_until, stream.last + forget)
                 stream.in_gap = True
                 every = _minutes(expected)
                 why = f"No {_name(metric)} data for {_minutes(silence)} (expected about every {every})"
@@ -274,10 +302,7 @@ class QualityMonitor:
                         expected_high=expected / 60.0,
                     )
                 )
-        wear = state.wear
-        if wear.day is not None and t >= (wear.day + 1) * _DAY:
-            self._close_day(wear, int(t // _DAY), signals)
-        return signals
+        state.quiet_until = quiet_until
 
     def expected_interval(self, stream: _Stream, metric: Metric) -> float | None:
         """The expected seconds between readings of a stream (None while still learning)."""
