@@ -36,9 +36,10 @@ overwrites the other; Faust waits for the last checkpoint before a rebalance or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -278,7 +279,7 @@ class Topology:
                     await self._release(holes)
                     continue
                 async with self.state_lock:
-                    try:
+                    with self._abandoned_on_failure():
                         view = TableStateView(self, batch.events)
                         offsets = {p: view.applied_offset(ev) for p, ev in view.events.items()}
                         applied = {p: offset for p, offset in offsets.items() if offset >= 0}  # -1: none yet
@@ -288,9 +289,6 @@ class Topology:
                         self._handled.append(handled)
                         if checkpoint_at_once or self._idle_limit() == 0.0:
                             await self.checkpoint()
-                    except BaseException:
-                        self._abandon()
-                        raise
 
         agent.__name__ = handle.__name__.lstrip("_")
         return agent
@@ -339,11 +337,17 @@ class Topology:
         async with self.state_lock:
             if self._idle_limit() != 0.0:
                 return
-            try:
+            with self._abandoned_on_failure():
                 await self.checkpoint()
-            except BaseException:
-                self._abandon()
-                raise
+
+    @contextlib.contextmanager
+    def _abandoned_on_failure(self) -> Iterator[None]:
+        """Run a batch or a checkpoint; if it fails, :meth:`_abandon` everything not checkpointed."""
+        try:
+            yield
+        except BaseException:
+            self._abandon()
+            raise
 
     def _abandon(self) -> None:
         """Forget everything not checkpointed (a batch failed): the table is the truth again, the batches'
