@@ -6,7 +6,9 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
 1. *throughput*: ``readings`` canonical readings from a simulated cohort of ``patients`` are put on
    the readings topic, then one worker (``python -m vigil worker``) is started; readings/s =
    readings / (the later of the last score record's timestamp and the moment InfluxDB holds every
-   reading point - the first score record's timestamp): Kafka in -> Kafka and InfluxDB out.
+   reading point - the first score record's timestamp): Kafka in -> Kafka and InfluxDB out. While
+   the worker runs the bench only polls the scores topic's end offsets and InfluxDB's point count
+   (every 100 ms); the score records are read afterwards (their timestamps are the broker's).
 2. *bare loop*: an aiokafka consumer reads and decodes (``Reading.from_json``) the same topic;
    ``ratio`` = worker readings/s / bare readings/s.
 3. *latency* (``rate`` > 0): with ``latency_workers`` > 1 the other workers are started and a
@@ -213,6 +215,26 @@ def _wait_for_points(settings: Settings, n: int, timeout_s: float, give_up: thre
     raise RuntimeError(f"InfluxDB did not get {n} reading points in {timeout_s} s")
 
 
+def _wait_for_records(settings: Settings, topic: str, n: int, timeout_s: float) -> bool:
+    """Whether ``topic`` holds ``n`` records within ``timeout_s`` (its end offsets, polled every 100 ms:
+    a cheap request, unlike reading the records while the worker writes them)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_list, group_id=None, **settings.kafka.kafka_python_config()
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if sum(consumer.end_offsets(tps).values()) >= n:
+                return True
+            time.sleep(0.1)  # polling the broker, not waiting for a result
+        return False
+    finally:
+        consumer.close()
+
+
 def _produce(
     settings: Settings, records: list[tuple[bytes, bytes]], rate: float = 0.0, topic: str | None = None
 ) -> None:
@@ -369,13 +391,14 @@ def run_pipeline_bench(
     procs = [start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log")]
     try:
         give_up = threading.Event()
-        with ThreadPoolExecutor(1) as pool:  # notes when InfluxDB has them all, while the scores are read
+        with ThreadPoolExecutor(1) as pool:  # notes when InfluxDB has them all, while the scores come
             stored = pool.submit(_wait_for_points, s, readings, 300, give_up)
-            scores = _read_timestamps(s, s.topics.scores, readings, timeout_s=300)
-            if len(scores) < readings:
+            if not _wait_for_records(s, s.topics.scores, readings, timeout_s=300):
                 give_up.set()
-                raise RuntimeError(f"worker scored {len(scores)} of {readings} readings (log: .cache/bench)")
+                raise RuntimeError(f"worker did not score {readings} readings (log: .cache/bench)")
             stored_ms = stored.result()
+        # read once the worker is done: a reader running alongside took a core from it
+        scores = _read_timestamps(s, s.topics.scores, readings, timeout_s=300)
         ts = sorted(scores.values())
         worker_rate = (len(ts) - 1) / max((max(ts[-1], stored_ms) - ts[0]) / 1000.0, 1e-3)
         bare_rate = asyncio.run(_bare_loop(s, readings))
