@@ -19,12 +19,12 @@ that change patient state (detect, acknowledge, profile) take turns, one batch a
    table), hands its scores and alerts to the producer and starts its *sink*: the InfluxDB write,
    then its dead letters (with a batch InfluxDB rejected), then the wait for Kafka's delivery;
 2. is *checkpointed* with the batches before it: at once for acknowledgements and profiles, every
-   ``worker.checkpoint_interval_ms`` for readings (default 1 s; or when none have come for that
-   long, or a rebalance has begun). A
-   checkpoint waits for the batches' sinks, writes each changed patient state once, then the
-   watermarks and source positions and, last, the offsets they include to the table, then
-   acknowledges the batches' events so Faust may commit their offsets (after flushing the producer,
-   including the changelog) and queues their alerts' Grafana annotations.
+   ``worker.checkpoint_interval_ms`` for readings (default 1 s after the last one, also when no reading
+   comes; at once when a rebalance or shutdown has begun). A checkpoint waits for the batches' sinks,
+   writes each changed patient state once, then the watermarks and source positions and, last, the
+   offsets they include to the table, then acknowledges the batches' events so Faust may commit their
+   offsets (after flushing the producer, including the changelog) and queues their alerts' Grafana
+   annotations.
 
 A crash before a checkpoint replays its batches: the InfluxDB points overwrite themselves and the
 monitor, with the checkpointed state, makes the same decisions again (output records are sent again:
