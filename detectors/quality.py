@@ -268,9 +268,9 @@ class QualityMonitor:
             if stream.in_gap and silence <= forget:
                 quiet_until = min(quiet_until, stream.last + forget)
                 continue  # already reported
-            if silence <= floor:
+            if silence <= self._soonest:
                 quiet_until = min(quiet_until, stream.last + self._soonest)
-                continue  # too short for a gap (no gap is shorter than the floor)
+                continue  # too short for a gap (none is shorter than the floor) or to be forgotten
             metric = _stream_metric(key)
             if silence > forget:
                 del state.streams[key]

@@ -91,6 +91,14 @@ def test_silent_stream_is_forgotten_after_a_week() -> None:
     assert kinds(gone) == [("data_gap", "normal")] and st.streams == {}
 
 
+def test_a_stream_is_forgotten_once_silent_that_long_even_below_the_gap_floor() -> None:
+    """Forgetting does not wait for the gap floor when it is configured shorter."""
+    qm, st = QualityMonitor(QualityConfig(gap_floor_minutes=60, forget_after_days=0.01)), QualityState()
+    feed(qm, st, hr_every_minute(10))  # last reading at 540 s; forgotten after 864 s of silence
+    assert qm.tick(st, T0 + timedelta(seconds=540 + 864)) == [] and st.streams  # not yet
+    assert qm.tick(st, T0 + timedelta(seconds=540 + 1000)) == [] and st.streams == {}  # 17 min < floor
+
+
 def test_off_body_readings_are_not_data_and_out_of_order_ones_do_not_teach_cadence() -> None:
     qm, st = QualityMonitor(), QualityState()
     feed(qm, st, hr_every_minute(10))
