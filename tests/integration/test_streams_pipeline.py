@@ -262,8 +262,8 @@ def test_cohort_is_stored_once_alerts_reach_influx_and_grafana_and_acks_apply(
         rows = influx_query(s, 'SELECT count("alert_id") FROM "alert" WHERE "status" = \'raised\'')
         assert rows[0]["count"] == len(raised)
         _, annotations = grafana
-        # annotations are queued once a batch is checkpointed: wait for every raised alert's
 
+        # annotations are queued once a batch is checkpointed: wait until every raised alert has one
         def annotated() -> set[str]:
             return {a.text.split("(alert ")[1].split(";")[0] for a in annotations}
 
