@@ -15,7 +15,9 @@ Data-gap ticks are driven by event time, deterministically: each partition has a
 watermark (its largest event time so far, kept in the table so it survives a crash
 or a rebalance); whenever a reading moves it past a multiple of ``tick_every``, all
 patients of that partition are ticked at that boundary *before* the reading is
-processed, so the same input gives the same alerts however it was batched.
+processed, so the same input gives the same alerts however it was batched. A
+:class:`streams.heartbeats.Heartbeat` among the readings moves its partition's watermark
+(and ticks) like a reading of that time would, and nothing else.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from influxdb_client import Point
 from detectors.events import Acknowledgement, AlertEvent, ScoredReading
 from ingest.episodes import PatientProfile
 from ingest.reading import Reading
+from streams.heartbeats import Heartbeat
 from streams.points import alert_point, news2_line, reading_line
 from streams.schema import ns_time
 
@@ -100,6 +103,7 @@ class StageResult:
     states: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # patient -> (partition, state)
     watermarks: dict[int, datetime] = field(default_factory=dict)
     duplicates: int = 0
+    heartbeats: int = 0
     touched: dict[str, int] = field(default_factory=dict)  # deferred mode: patient -> partition, left dirty
 
     def points(self, ack_base_url: str) -> list[Point | str]:
@@ -166,11 +170,14 @@ class DetectStage:
         self.dirty.clear()
         return changed
 
-    def run(self, items: Sequence[tuple[int, Reading]], view: StateView) -> StageResult:
-        """Process ``(partition, reading)`` pairs in order."""
+    def run(self, items: Sequence[tuple[int, Reading | Heartbeat]], view: StateView) -> StageResult:
+        """Process ``(partition, reading)`` pairs (or heartbeats) in order."""
         batch = _Batch(self, view)
         for partition, reading in items:
             batch.advance_watermark(partition, reading.time)
+            if isinstance(reading, Heartbeat):
+                batch.result.heartbeats += 1
+                continue
             out = self.monitor.process(batch.state(reading.patient_id, partition), reading)
             if out.scored is None:
                 batch.result.duplicates += 1

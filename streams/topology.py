@@ -31,6 +31,9 @@ monitor, with the checkpointed state, makes the same decisions again (output rec
 at least once). A failed batch or sink drops everything not checkpointed (:meth:`Topology._abandon`).
 An acknowledgement or profile applies to the same in-memory state a detect batch left, so neither
 overwrites the other; Faust waits for the last checkpoint before a rebalance or shutdown completes.
+
+A timer puts a heartbeat on each readings partition the worker owns that has gone silent
+(:mod:`streams.heartbeats`), so data gaps and escalations are decided while no reading comes.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from streams.batching import Batch, natural_batches
 from streams.codecs import RawSchema, Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
+from streams.heartbeats import Anchor, SilenceClock, decode_heartbeat, is_heartbeat
 from streams.holes import Hole, committed_offsets, find_holes, first_offsets, read_range
 from streams.influx_sink import InfluxRejected, InfluxSink
 from streams.metrics import PipelineMetrics
@@ -73,6 +77,8 @@ STATE_TABLE = "patient-state"
 WATERMARK_PREFIX = b"~wm:"
 OFFSET_PREFIX = b"~off:"
 SOURCE_PREFIX = b"~src:"
+WALL_PREFIX = b"~wall:"
+"""Table key prefix of the wall-clock time (epoch s) a partition's watermark last moved (heartbeats)."""
 SOURCE_HEADER = "vigil-source"
 Record = tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]
 """An output record: key, value, headers."""
@@ -165,8 +171,10 @@ class TableStateView:
         """What the batch changes in the table besides the patients' states: watermarks, source positions
         and the offsets they include (key -> (partition, value))."""
         out: dict[bytes, tuple[int, bytes]] = {}
+        now = str(time.time()).encode()
         for partition, wm in result.watermarks.items():
             out[WATERMARK_PREFIX + str(partition).encode()] = (partition, wm.isoformat().encode())
+            out[WALL_PREFIX + str(partition).encode()] = (partition, now)
         for partition, positions in self._source_positions.items():
             out[SOURCE_PREFIX + str(partition).encode()] = (partition, orjson.dumps(positions))
         for partition, event in self.events.items():
@@ -234,6 +242,7 @@ class Topology:
         self._contexts: dict[int, Any] = {}  # partition -> an event of it, for the checkpoint's table writes
         self._checkpoint_every = settings.worker.checkpoint_interval_ms / 1000.0
         self._checkpointed_at = time.monotonic()
+        self.silence = SilenceClock(settings.worker.heartbeat_after_s)
         t = settings.topics
         self.raw = self._topic(t.raw)
         self.readings = self._topic(t.readings)
@@ -255,6 +264,9 @@ class Topology:
         self.ack_agent = app.agent(self.acks, name="acknowledge")(self._batches(self._acknowledge))
         self.profile_agent = app.agent(self.profiles, name="profile")(self._batches(self._apply_profiles))
         app.timer(METRICS_INTERVAL_S, name="pipeline-metrics")(self.write_metrics)
+        if self.silence.after_s > 0:
+            every = max(0.05, self.silence.after_s / 4)
+            app.timer(every, name="heartbeats")(self.send_heartbeats)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_before_shutdown.connect(self._on_shutdown)
@@ -500,8 +512,12 @@ class Topology:
     async def _detect(self, events: Sequence[Any]) -> Handled:
         started = time.perf_counter()
         view = TableStateView(self, events)
-        items, dead = self._decode(view.fresh(view.unprocessed(events)), decode_reading, "detect")
+        items, dead = self._decode(
+            view.fresh(view.unprocessed(events)), decode_reading, "detect", heartbeats=True
+        )
         result = self.stage.run(items, view)
+        for partition, watermark in result.watermarks.items():
+            self.silence.moved(partition, watermark)
         scores = [(r.patient_id.encode(), s.to_json(), None) for r, s in result.readings if s is not None]
         points = result.points(self.settings.grafana.ack_base_url)
         return await self._handled_batch(view, result, points, dead, events, scores, started)
@@ -542,8 +558,6 @@ class Topology:
         """
         if not records:
             return []
-        name = topic.get_topic_name()
-        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         by_partition: dict[int, list[Record]] = {}
         unkeyed = 0
         for rec in records:
@@ -552,6 +566,15 @@ class Topology:
             else:
                 part = cached_partition(rec[0], self.partitions)
             by_partition.setdefault(part, []).append(rec)
+        return await self.send_to_partitions(topic, by_partition)
+
+    async def send_to_partitions(
+        self, topic: faust.TopicT, by_partition: Mapping[int, Sequence[Record]]
+    ) -> list[Awaitable[Any]]:
+        """Hand records to the producer as one aiokafka record batch per partition (more if a batch is
+        full); returns delivery futures."""
+        name = topic.get_topic_name()
+        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         futures: list[Awaitable[Any]] = []
         for part, recs in by_partition.items():
             batch = producer.create_batch()
@@ -571,12 +594,18 @@ class Topology:
         decode: Callable[[bytes | None], Any],
         stage: str,
         check: Callable[[Any, Any], None] | None = None,
+        *,
+        heartbeats: bool = False,
     ) -> tuple[list[tuple[int, Any]], list[DeadLetter]]:
         """``(partition, decoded)`` per event, and dead letters for those ``decode`` (or ``check`` of the
-        event and its decoded value) rejects with :class:`Undecodable`."""
+        event and its decoded value) rejects with :class:`Undecodable`. With ``heartbeats``, heartbeat
+        records are decoded as such (:mod:`streams.heartbeats`)."""
         items, dead = [], []
         for ev in events:
             try:
+                if heartbeats and is_heartbeat(ev.headers):
+                    items.append((ev.message.partition, decode_heartbeat(ev.value)))
+                    continue
                 item = decode(ev.value)
                 if check is not None:
                     check(ev, item)
@@ -644,6 +673,34 @@ class Topology:
             await asyncio.wait_for(self.influx.write([point]), timeout=METRICS_INTERVAL_S)
         except (TimeoutError, InfluxRejected) as exc:
             log.warning("pipeline metrics not written: %s", type(exc).__name__)
+
+    async def send_heartbeats(self) -> None:
+        """Timer: a heartbeat on each readings partition this worker owns that has been silent for
+        ``worker.heartbeat_after_s`` (:mod:`streams.heartbeats`); none while a rebalance is under way."""
+        if not self.app.flow_control.is_active():
+            return
+        topic = self.readings.get_topic_name()
+        mine = sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic)
+        self.silence.keep(mine)
+        due = self.silence.due(mine, self._stored_anchor)
+        if due:
+            sends = await self.send_to_partitions(self.readings, {p: [hb.record()] for p, hb in due.items()})
+            await asyncio.gather(*sends)
+            log.debug("heartbeats sent to readings partitions %s", sorted(due))
+
+    def _stored_anchor(self, partition: int) -> Anchor:
+        """A partition's watermark and when it last moved (wall clock), as the next checkpoint will store."""
+
+        def stored(key: bytes) -> bytes | None:
+            unstored = self.unstored.get(key)
+            return unstored[1] if unstored is not None else self.table.get(key)  # type: ignore[no-any-return]
+
+        wm = stored(WATERMARK_PREFIX + str(partition).encode())
+        at = stored(WALL_PREFIX + str(partition).encode())
+        return (
+            None if wm is None else datetime.fromisoformat(wm.decode()),
+            None if at is None else float(at),
+        )
 
     def _consumer_lag(self) -> int:
         consumer = self.app.consumer

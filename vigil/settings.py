@@ -170,6 +170,10 @@ class WorkerSettings(_Section):
     state is written once per checkpoint, and batches do not wait for InfluxDB in between (``vigil
     bench pipeline``: alert p99 at 5,000/s ~0.3 s with 1,000 against ~0.6 s with 0). A crash replays
     at most this much. 0: after every batch. See docs/streams.md, "No data lost"."""
+    heartbeat_after_s: float = Field(default=60.0, ge=0)
+    """A readings partition this worker owns that has been silent this long (wall clock) gets a heartbeat
+    record, so its event time — and with it data-gap alerts and escalations — moves on while no reading
+    comes (:mod:`streams.heartbeats`). 0: none (event time moves only with readings)."""
 
 
 class Settings(BaseSettings):

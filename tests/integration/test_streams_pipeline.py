@@ -12,7 +12,7 @@ import contextlib
 import signal
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from detectors.monitor import PatientMonitor, PatientState
 from ingest.episodes import PatientProfile
 from ingest.gateway import create_app as create_gateway
 from ingest.producer import KafkaSink
-from ingest.reading import Reading
+from ingest.reading import Reading, make_reading
 from ingest.registry import ClinicianRegistry, DeviceRegistry
 from ingest.simulator.cohort import simulate_cohort
 from ingest.simulator.config import CohortConfig
@@ -177,15 +177,21 @@ def wait_for_readings(settings: Settings, n: int, timeout: float, workers: list[
 
 
 class Workers:
-    """``python -m vigil worker`` subprocesses for one test."""
+    """``python -m vigil worker`` subprocesses for one test. Heartbeats are off unless a test sets
+    ``heartbeat_after_s``: they are input the in-process run of :func:`expected_events` does not have."""
 
     def __init__(self, settings: Settings, grafana_url: str, logs: Path) -> None:
         grafana = settings.grafana.model_copy(
             update={"url": grafana_url, "token": SecretStr(TOKEN), "ack_base_url": "https://vigil.test"}
         )
         self.settings = settings.model_copy(update={"grafana": grafana})
+        self.heartbeat_after_s(0.0)
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def heartbeat_after_s(self, seconds: float) -> None:
+        worker = self.settings.worker.model_copy(update={"heartbeat_after_s": seconds})
+        self.settings = self.settings.model_copy(update={"worker": worker})
 
     def start(self, worker_id: str) -> subprocess.Popen[bytes]:
         proc = start_worker_process(self.settings, worker_id, self.logs / f"{worker_id}.log", cwd=REPO_ROOT)
@@ -474,3 +480,50 @@ def _wait_seconds(seconds: float) -> None:
     import threading
 
     threading.Event().wait(seconds)
+
+
+def test_a_silent_partition_gets_heartbeats_that_move_its_event_time_on(service_settings, workers) -> None:
+    """A lone patient's device goes quiet: its partition gets heartbeat records carrying the last reading's
+    time plus the silence (what ticks it into data-gap alerts: ``tests/unit/streams/test_heartbeats.py``);
+    partitions that never had a reading get none."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.heartbeats import HEADER, decode_heartbeat
+
+    s = service_settings
+    t0 = datetime(2025, 1, 6, 8, tzinfo=UTC)
+    readings = [
+        make_reading(
+            patient_id="lone-1", device_id="ox", metric="spo2", value=96, time=t0 + timedelta(hours=h)
+        )
+        for h in range(3)
+    ]
+    produce(s, s.topics.readings, [(r.patient_id.encode(), r.to_json()) for r in readings])
+    workers.heartbeat_after_s(0.5)
+    worker = workers.start("w1")
+    wait_for_readings(s, len(readings), 120, [worker])
+    mine = partition_for(b"lone-1", s.topics.partitions)
+    consumer = KafkaConsumer(
+        bootstrap_servers=s.kafka.bootstrap_list, group_id=None, **s.kafka.kafka_python_config()
+    )
+    try:
+        tps = [TopicPartition(s.topics.readings, p) for p in range(s.topics.partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        beats: list[Any] = []
+
+        def three_heartbeats() -> bool:
+            for batch in consumer.poll(timeout_ms=100).values():
+                beats.extend(r for r in batch if dict(r.headers).get(HEADER))
+            return len(beats) >= 3
+
+        wait_for(three_heartbeats, 60, 0, "three heartbeats")
+    finally:
+        consumer.close()
+    assert {r.partition for r in beats} == {mine}
+    times = [decode_heartbeat(r.value).time for r in beats]
+    last = readings[-1].time
+    assert last < times[0] < times[1] < times[2] < last + timedelta(seconds=60), times
+    assert times[2] - times[0] >= timedelta(seconds=0.9), "each heartbeat carries the silence since the last"
+    assert worker.poll() is None
+    assert topic_size(s, s.topics.dead_letter) == 0

@@ -22,6 +22,7 @@ from detectors.monitor import PatientState
 from ingest.reading import make_reading
 from streams.app import create_app
 from streams.grafana_sink import AnnotationSink
+from streams.heartbeats import Heartbeat
 from streams.influx_sink import InfluxSink
 from tests.unit.streams.async_probes import wait_until
 from vigil.settings import Settings
@@ -230,3 +231,25 @@ async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it
     assert len(cap.records["scores"]) == 3
     stored_topics = {key.split(b":")[1].decode() for key in cap.changelog if key.startswith(b"~off:")}
     assert stored_topics == {topo.readings.get_topic_name(), topo.profiles.get_topic_name()}
+
+
+async def test_a_heartbeat_record_raises_a_silent_patients_data_gap_and_is_no_reading(captured_app) -> None:
+    app, cap = captured_app
+    topo = app.vigil
+    hourly = [
+        make_reading(patient_id="p-1", device_id="ox-1", metric="spo2", value=96, time=at)
+        for at in [T0 + timedelta(hours=h) for h in range(12)]
+    ]
+    key, value, headers = Heartbeat(hourly[-1].time + timedelta(hours=4)).record()
+    async with topo.detect_agent.test_context() as agent:
+        for r in hourly:
+            await agent.put(r.to_json(), key=b"p-1")
+        await agent.put(value, key=key, headers=dict(headers))
+        await wait_until(lambda: any(a["kind"] == "data_gap" for a in cap.records.get("alerts", [])))
+        await wait_until(lambda: topo.table.get(b"~wall:0") is not None)
+    [gap] = [a for a in cap.records["alerts"] if a["kind"] == "data_gap"]
+    assert (gap["patient_id"], gap["status"]) == ("p-1", "raised")
+    assert any(line.startswith("alert,") and "data_gap" in line for line in cap.influx)
+    assert len([line for line in cap.influx if line.startswith("reading,")]) == len(hourly)
+    assert len(cap.records["scores"]) == len(hourly) and not cap.records.get("dead_letter")
+    assert topo.table[b"~wm:0"] == (hourly[-1].time + timedelta(hours=4)).isoformat().encode()
