@@ -62,7 +62,9 @@ async def natural_batches(
     events = manual.events().__aiter__()
     pending: Awaitable[Any] | None = None  # the wait for the next event, begun while filling a batch
     while True:
-        nxt = _or_none(pending) if pending is not None else anext(events, None)
+        # always a coroutine (not ``anext(events, None)``): the idle wait runs it as a task, and mode's
+        # task dump (SIGUSR1 to a worker) crashes the worker on a task of any other awaitable
+        nxt = _or_none(pending if pending is not None else events.__anext__())
         pending = None
         if idle is None or not waiting.empty():
             first = await nxt
@@ -81,7 +83,7 @@ async def natural_batches(
 
 
 async def _or_none(rest: Awaitable[Any]) -> Any:
-    """The event ``rest`` (a started ``__anext__``) gives, or None when the stream has ended."""
+    """The event ``rest`` (an ``__anext__()``, maybe started) gives, or None when the stream has ended."""
     try:
         return await rest
     except StopAsyncIteration:

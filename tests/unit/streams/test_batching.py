@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import faust
+from mode.utils.logging import cry
 
 from streams.batching import Batch, natural_batches
 from tests.unit.streams.async_probes import wait_until
@@ -91,3 +93,28 @@ async def test_a_batch_is_handed_over_when_faust_drops_an_event_of_an_ended_reba
         await ctx.put(b"3", wait=False)
         await wait_until(lambda: len(handled) == 2)
     assert handled == [[b"0", b"1"], [b"3"]]
+
+
+async def test_the_workers_task_dump_works_while_an_agent_waits_for_events() -> None:
+    """mode's worker dumps every task's stack on SIGUSR1 (``cry``); a task awaiting anything but a
+    coroutine made the dump raise and the worker crash (seen while debugging the kill -9 test)."""
+    app = faust.App("batching-cry", store="memory://", autodiscover=False, web_enabled=False)
+    topic = app.topic("t", key_type=bytes, value_type=bytes, value_serializer="raw")
+    handled: list[Batch] = []
+
+    @app.agent(topic)
+    async def agent(stream: faust.StreamT) -> None:
+        async for batch in natural_batches(stream, 10, idle=(lambda: 60.0, _never)):
+            handled.append(batch)
+            await batch.ack()
+
+    async with agent.test_context() as ctx:
+        await ctx.put(b"a", wait=False)
+        await wait_until(lambda: len(handled) == 1)  # the agent now waits in the idle wait's task
+        out = io.StringIO()
+        cry(file=out)
+    assert "_or_none" in out.getvalue()
+
+
+async def _never() -> None:
+    raise AssertionError("the idle limit is a minute; the test is over long before")
