@@ -176,6 +176,10 @@ def wait_for_readings(settings: Settings, n: int, timeout: float, workers: list[
     wait_for(done, timeout, 0.5, f"{n} readings in InfluxDB")
 
 
+DUMP = "Stack for "
+"""How each task's stack starts in mode's task dump (SIGUSR1)."""
+
+
 class Workers:
     """``python -m vigil worker`` subprocesses for one test. Heartbeats are off unless a test sets
     ``heartbeat_after_s``: they are input the in-process run of :func:`expected_events` does not have."""
@@ -217,9 +221,26 @@ class Workers:
         return "".join(p.read_text(errors="replace") for p in self.logs.glob("*.log"))
 
     def tail(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in self.logs.glob("*.log")
-        )
+        """The end of each worker's log and, for a worker still running, where its tasks wait in Vigil's
+        code (a failure shows a stuck agent, not only a quiet log)."""
+        live = [wid for wid, proc in self.procs.items() if proc.poll() is None]
+        for wid in live:
+            self.procs[wid].send_signal(signal.SIGUSR1)  # mode's worker: every task's stack to its log
+        with contextlib.suppress(TimeoutError):
+            wait_for(lambda: all(DUMP in self.log_of(wid) for wid in live), 10, 0.2, "task dumps")
+        out = []
+        for p in sorted(self.logs.glob("*.log")):
+            text = p.read_text(errors="replace")
+            log, _, dump = text.partition(DUMP)
+            out.append(f"--- {p.name}\n{log[-3000:]}")
+            if dump:
+                ours = dict.fromkeys(line.strip()[:300] for line in dump.splitlines() if "/streams/" in line)
+                out.append(f"--- {p.name}: task frames in streams/\n" + "\n".join(ours))
+        return "\n".join(out)
+
+    def log_of(self, worker_id: str) -> str:
+        path = self.logs / f"{worker_id}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
 
 @pytest.fixture
