@@ -32,6 +32,8 @@ class PipelineMetrics:
         self.consumer_lag = 0
         self.influx_retries = 0
         self.annotations_dropped = 0
+        self.heartbeats = 0
+        """Heartbeat records sent to silent readings partitions (:mod:`streams.heartbeats`)."""
         self._last_readings = 0
 
     def batch(
@@ -67,5 +69,6 @@ class PipelineMetrics:
             .field(s.F_CONSUMER_LAG, self.consumer_lag)
             .field(s.F_INFLUX_RETRIES, self.influx_retries)
             .field(s.F_ANNOTATIONS_DROPPED, self.annotations_dropped)
+            .field(s.F_HEARTBEATS, self.heartbeats)
             .time(int(now * 1e9))
         )

@@ -84,6 +84,7 @@ F_BATCH_LATENCY_MS: Final = "batch_latency_ms"
 F_CONSUMER_LAG: Final = "consumer_lag"
 F_INFLUX_RETRIES: Final = "influx_retries"
 F_ANNOTATIONS_DROPPED: Final = "annotations_dropped"
+F_HEARTBEATS: Final = "heartbeats"
 
 SCHEMA: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     READING: {
@@ -142,6 +143,7 @@ SCHEMA: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             F_CONSUMER_LAG,
             F_INFLUX_RETRIES,
             F_ANNOTATIONS_DROPPED,
+            F_HEARTBEATS,
         ),
     },
 }

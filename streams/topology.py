@@ -686,6 +686,7 @@ class Topology:
         if due:
             sends = await self.send_to_partitions(self.readings, {p: [hb.record()] for p, hb in due.items()})
             await asyncio.gather(*sends)
+            self.metrics.heartbeats += len(due)
             log.debug("heartbeats sent to readings partitions %s", sorted(due))
 
     def _stored_anchor(self, partition: int) -> Anchor:

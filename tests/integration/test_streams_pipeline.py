@@ -548,3 +548,9 @@ def test_a_silent_partition_gets_heartbeats_that_move_its_event_time_on(service_
     assert times[2] - times[0] >= timedelta(seconds=0.9), "each heartbeat carries the silence since the last"
     assert worker.poll() is None
     assert topic_size(s, s.topics.dead_letter) == 0
+
+    def heartbeats_counted() -> bool:  # the pipeline measurement shows them (written every 10 s)
+        rows = influx_query(s, 'SELECT max("heartbeats") AS n FROM "pipeline"')
+        return bool(rows) and (rows[0]["n"] or 0) >= 3
+
+    wait_for(heartbeats_counted, 30, 0.5, "heartbeats in the pipeline measurement")

@@ -105,13 +105,15 @@ def pipeline_dashboard() -> Json:
         (_by_worker("Consumer lag by worker", per_worker("max", s.F_CONSUMER_LAG), "short"), 12, 8),
         (dead_letters, 12, 8),
         (_by_worker("Sink batch latency", per_worker("max", s.F_BATCH_LATENCY_MS), "ms"), 12, 8),
-        (_by_worker("Alerts/s", rate_per_worker(s.F_ALERTS), "reqps"), 8, 8),
-        (_by_worker("InfluxDB write retries/s", rate_per_worker(s.F_INFLUX_RETRIES), "reqps"), 8, 8),
+        (_by_worker("Alerts/s", rate_per_worker(s.F_ALERTS), "reqps"), 6, 8),
+        (_by_worker("InfluxDB write retries/s", rate_per_worker(s.F_INFLUX_RETRIES), "reqps"), 6, 8),
         (
             _by_worker("Grafana annotations dropped/s", rate_per_worker(s.F_ANNOTATIONS_DROPPED), "reqps"),
-            8,
+            6,
             8,
         ),
+        # a worker sends heartbeats only to readings partitions no reading reaches (streams.heartbeats)
+        (_by_worker("Heartbeats to silent partitions/s", rate_per_worker(s.F_HEARTBEATS), "reqps"), 6, 8),
     ]
     return dashboard(
         UID,
