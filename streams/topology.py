@@ -682,12 +682,17 @@ class Topology:
         topic = self.readings.get_topic_name()
         mine = sorted(tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic)
         self.silence.keep(mine)
-        due = self.silence.due(mine, self._stored_anchor)
-        if due:
-            sends = await self.send_to_partitions(self.readings, {p: [hb.record()] for p, hb in due.items()})
-            await asyncio.gather(*sends)
-            self.metrics.heartbeats += len(due)
-            log.debug("heartbeats sent to readings partitions %s", sorted(due))
+        try:
+            due = self.silence.due(mine, self._stored_anchor)
+            if due:
+                sends = await self.send_to_partitions(
+                    self.readings, {p: [hb.record()] for p, hb in due.items()}
+                )
+                await asyncio.gather(*sends)
+                self.metrics.heartbeats += len(due)
+                log.debug("heartbeats sent to readings partitions %s", sorted(due))
+        except Exception as exc:  # best effort: an exception in a Faust timer would stop the worker
+            log.warning("heartbeats not sent (%s); the next ones carry the whole silence", type(exc).__name__)
 
     def _stored_anchor(self, partition: int) -> Anchor:
         """A partition's watermark and when it last moved (wall clock), as the next checkpoint will store."""

@@ -253,3 +253,44 @@ async def test_a_heartbeat_record_raises_a_silent_patients_data_gap_and_is_no_re
     assert len([line for line in cap.influx if line.startswith("reading,")]) == len(hourly)
     assert len(cap.records["scores"]) == len(hourly) and not cap.records.get("dead_letter")
     assert topo.table[b"~wm:0"] == (hourly[-1].time + timedelta(hours=4)).isoformat().encode()
+
+
+async def test_the_heartbeat_timer_sends_to_silent_owned_partitions_and_survives_a_failed_send(
+    captured_app, monkeypatch, caplog
+) -> None:
+    from faust.types import TP
+
+    app, _ = captured_app
+    topo = app.vigil
+    readings = topo.readings.get_topic_name()
+    owned = {TP(readings, 0), TP(readings, 1), TP(topo.raw.get_topic_name(), 2)}
+    monkeypatch.setattr(type(app.consumer), "assignment", lambda self: owned)
+    app.flow_control.resume()
+    wall = [1_000.0]
+    topo.silence._now = lambda: wall[0]
+    topo.unstored[b"~wm:0"] = (0, T0.isoformat().encode())  # partition 0 has data, 1 never had any
+    topo.unstored[b"~wall:0"] = (0, b"1000.0")
+    sent: list[tuple[str, dict[int, Any]]] = []
+
+    async def send_to_partitions(topic: Any, by_partition: dict[int, Any]) -> list[Any]:
+        sent.append((topic.get_topic_name(), by_partition))
+        return []
+
+    monkeypatch.setattr(topo, "send_to_partitions", send_to_partitions)
+    await topo.send_heartbeats()
+    assert sent == []  # silent for 0 s
+    wall[0] += topo.silence.after_s
+    await topo.send_heartbeats()
+    [(topic, by_partition)] = sent
+    assert topic == readings and list(by_partition) == [0]
+    [(key, value, headers)] = by_partition[0]
+    assert Heartbeat(T0 + timedelta(seconds=topo.silence.after_s)).record() == (key, value, headers)
+    assert topo.metrics.heartbeats == 1
+
+    async def broker_down(topic: Any, by_partition: dict[int, Any]) -> list[Any]:
+        raise TimeoutError("delivery")
+
+    monkeypatch.setattr(topo, "send_to_partitions", broker_down)
+    wall[0] += topo.silence.after_s
+    await topo.send_heartbeats()  # logs, does not raise (a Faust timer's exception stops the worker)
+    assert "heartbeats not sent (TimeoutError)" in caplog.text and topo.metrics.heartbeats == 1
