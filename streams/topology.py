@@ -106,22 +106,16 @@ def check_key(event: Any, item: PatientProfile) -> None:
 class TableStateView:
     """:class:`streams.detect.StateView` over the Faust table for one batch of events.
 
-    Reads see the table as it will be after the next checkpoint: :attr:`Topology.unstored` (what handled
-    batches will write) first, then the table. The patients' states themselves are the detect stage's
-    (its dirty states are the current ones)."""
+    Reads see the table as it will be after the next checkpoint (:meth:`Topology.stored_value`). The
+    patients' states themselves are the detect stage's (its dirty states are the current ones)."""
 
     def __init__(self, topology: Topology, events: Sequence[Any]) -> None:
         self.topology = topology
-        self.table = topology.table
         self.events = {ev.message.partition: ev for ev in events}  # the last event of each partition
         self._source_positions: dict[int, dict[str, list[int]]] = {}
 
     def _get(self, key: bytes, event: Any) -> bytes | None:
-        unstored = self.topology.unstored.get(key)
-        if unstored is not None:
-            return unstored[1]
-        with event_context(event):
-            return self.table.get(key)  # type: ignore[no-any-return]
+        return self.topology.stored_value(key, event)
 
     def state_bytes(self, patient_id: str, partition: int) -> bytes | None:
         return self._get(patient_id.encode(), self.events[partition])
@@ -694,15 +688,21 @@ class Topology:
         except Exception as exc:  # best effort: an exception in a Faust timer would stop the worker
             log.warning("heartbeats not sent (%s); the next ones carry the whole silence", type(exc).__name__)
 
+    def stored_value(self, key: bytes, event: Any = None) -> bytes | None:
+        """A table value as it will be after the next checkpoint: a handled batch's pending write
+        (:attr:`unstored`), else the table's (looked up in ``event``'s partition if given, else in all)."""
+        unstored = self.unstored.get(key)
+        if unstored is not None:
+            return unstored[1]
+        if event is None:
+            return self.table.get(key)  # type: ignore[no-any-return]
+        with event_context(event):
+            return self.table.get(key)  # type: ignore[no-any-return]
+
     def _stored_anchor(self, partition: int) -> Anchor:
         """A partition's watermark and when it last moved (wall clock), as the next checkpoint will store."""
-
-        def stored(key: bytes) -> bytes | None:
-            unstored = self.unstored.get(key)
-            return unstored[1] if unstored is not None else self.table.get(key)  # type: ignore[no-any-return]
-
-        wm = stored(WATERMARK_PREFIX + str(partition).encode())
-        at = stored(WALL_PREFIX + str(partition).encode())
+        wm = self.stored_value(WATERMARK_PREFIX + str(partition).encode())
+        at = self.stored_value(WALL_PREFIX + str(partition).encode())
         return (
             None if wm is None else datetime.fromisoformat(wm.decode()),
             None if at is None else float(at),
