@@ -57,7 +57,7 @@ class Heartbeat:
 
 def is_heartbeat(headers: Mapping[str, bytes] | None) -> bool:
     """Whether a record with these headers is a heartbeat."""
-    return bool(headers) and HEADER in headers  # type: ignore[operator]
+    return headers is not None and HEADER in headers
 
 
 def decode_heartbeat(value: bytes | None) -> Heartbeat:
@@ -70,10 +70,10 @@ def decode_heartbeat(value: bytes | None) -> Heartbeat:
     """
     try:
         t = datetime.fromisoformat(orjson.loads(value or b"")["heartbeat"])
+        if t.tzinfo is None:
+            raise ValueError("no UTC offset")
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise Undecodable("heartbeat", "not an ISO 8601 time with a UTC offset") from exc
-    if t.tzinfo is None:
-        raise Undecodable("heartbeat", "not an ISO 8601 time with a UTC offset")
     return Heartbeat(t)
 
 
