@@ -78,8 +78,14 @@ def create_app(settings: Settings, *, worker_id: str | None = None, **topology_o
         producer_linger_ms=5,
         producer_max_batch_size=1024 * 1024,
         producer_max_request_size=4 * 1024 * 1024,
-        web_enabled=False,
+        # the health endpoints only (streams.health): no table or router views (patient state)
+        web_enabled=True,
         web_port=w.web_port,
+        web_bind=w.web_host,
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
         autodiscover=False,
         stream_buffer_maxsize=max(4096, 4 * w.batch_size),
         # a killed worker's partitions move to the others within ~10 s (Faust's default is 60 s)

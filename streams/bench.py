@@ -64,6 +64,7 @@ def bench_settings(settings: Settings, name: str) -> Settings:
             "worker": settings.worker.model_copy(
                 update={
                     "app_id": name,
+                    "web_host": "127.0.0.1",
                     "store": "rocksdb",
                     "data_dir": Path(".cache/bench"),
                 }
@@ -372,7 +373,7 @@ def run_pipeline_bench(
 ) -> dict[str, Any]:
     """Run the benchmark (see module docstring) and return its numbers."""
     from ingest.topics import ensure_topics
-    from streams.worker import start_worker_process
+    from streams.worker import free_port, start_worker_process
 
     name = f"bench-{uuid.uuid4().hex[:8]}"
     s = bench_settings(settings, name)
@@ -388,7 +389,7 @@ def run_pipeline_bench(
         everything[readings + n_warm :],
     )
     _produce(s, [(r.patient_id.encode(), r.to_json()) for r in data])
-    procs = [start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log")]
+    procs = [start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log", web_port=free_port())]
     try:
         give_up = threading.Event()
         with ThreadPoolExecutor(1) as pool:  # notes when InfluxDB has them all, while the scores come
@@ -416,7 +417,9 @@ def run_pipeline_bench(
             if warm:
                 for k in range(2, latency_workers + 1):
                     procs.append(
-                        start_worker_process(s, f"bench-{k}", Path(".cache/bench") / f"{name}-{k}.log")
+                        start_worker_process(
+                            s, f"bench-{k}", Path(".cache/bench") / f"{name}-{k}.log", web_port=free_port()
+                        )
                     )
                 _wait_for_group(s, latency_workers, timeout_s=120)
                 _produce(s, [(r.patient_id.encode(), r.to_json()) for r in warm], rate=rate)

@@ -61,6 +61,7 @@ from streams.batching import Batch, natural_batches
 from streams.codecs import RawSchema, Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
+from streams.health import WorkerHealth
 from streams.heartbeats import Anchor, SilenceClock, decode_heartbeat, is_heartbeat
 from streams.holes import Hole, committed_offsets, find_holes, first_offsets, read_range
 from streams.influx_sink import InfluxRejected, InfluxSink
@@ -261,6 +262,13 @@ class Topology:
         if self.silence.after_s > 0:
             every = max(0.05, self.silence.after_s / 4)
             app.timer(every, name="heartbeats")(self.send_heartbeats)
+        self.health = WorkerHealth(
+            app,
+            [topic.get_topic_name() for topic in (self.raw, self.readings, self.acks, self.profiles)],
+            settings.worker.stall_after_s,
+            busy=self._sinks_pending,
+        )
+        self.health.install()
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
         app.on_before_shutdown.connect(self._on_shutdown)
@@ -276,6 +284,7 @@ class Topology:
         async def agent(stream: faust.StreamT) -> None:
             idle = (self._idle_limit, self._checkpoint_when_idle) if stateful else None
             async for batch in natural_batches(stream, self._batch, idle=idle):
+                self.health.took(batch.events)
                 await self.ensure_sinks()
                 if not stateful:
                     await self._remember_committed(batch.events)
@@ -458,10 +467,16 @@ class Topology:
         """Forget the validated offsets of raw partitions not kept (``args``: the app, the assigned topic
         partitions): another worker moves them on."""
         assigned: Iterable[Any] = args[1] if len(args) > 1 else kwargs.get("assigned", ())
+        assigned = list(assigned)
+        self.health.assigned(assigned)
         kept = {tp.partition for tp in assigned if tp.topic == self.raw.get_topic_name()}
         for partition in list(self._validated):
             if partition not in kept:
                 del self._validated[partition]
+
+    def _sinks_pending(self) -> bool:
+        """A handled batch's InfluxDB write or Kafka delivery is still under way (a wait, not a stall)."""
+        return any(not h.sink.done() for h in self._handled)
 
     async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
         """Graceful stop (consumer already stopped): give queued annotations a moment, close InfluxDB."""

@@ -10,6 +10,7 @@ the child's environment only; nothing is logged).
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -37,10 +38,28 @@ def worker_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on now (for a worker's health endpoints)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def start_worker_process(
-    settings: Settings, worker_id: str, log_path: Path, *, cwd: Path | None = None
+    settings: Settings,
+    worker_id: str,
+    log_path: Path,
+    *,
+    cwd: Path | None = None,
+    web_port: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``python -m vigil worker --worker-id ID``; output goes to ``log_path``."""
+    """Start ``python -m vigil worker --worker-id ID``; output goes to ``log_path``. ``web_port``: its
+    health endpoints' port instead of ``settings.worker.web_port`` (workers on one host need one each)."""
+    if web_port is not None:
+        settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update={"web_port": web_port})}
+        )
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         return subprocess.Popen(

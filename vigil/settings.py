@@ -153,6 +153,9 @@ class WorkerSettings(_Section):
     app_id: str = "vigil"
     data_dir: Path = Path(".cache/faust")
     web_port: int = Field(default=6066, ge=1, le=65535)
+    """The worker's health endpoints (``/health/ready``, ``/health/live``: :mod:`streams.health`)."""
+    web_host: str = "0.0.0.0"
+    """The interface those listen on (all: probes come from outside the container)."""
     store: Literal["rocksdb", "memory"] = "rocksdb"
     batch_size: int = Field(default=5000, ge=1)
     """Most events an agent handles at once. A batch is whatever arrived while the last one was handled
@@ -174,6 +177,10 @@ class WorkerSettings(_Section):
     """A readings partition this worker owns that has been silent this long (wall clock) gets a heartbeat
     record, so its event time — and with it data-gap alerts and escalations — moves on while no reading
     comes (:mod:`streams.heartbeats`). 0: none (event time moves only with readings)."""
+    stall_after_s: float = Field(default=120.0, ge=0)
+    """A worker whose agents have taken nothing for this long from a partition where records wait
+    (while no rebalance, recovery or sink write is under way) logs why at ERROR and exits with status
+    75, for its supervisor to start it again (:mod:`streams.health`). 0: never."""
 
 
 class Settings(BaseSettings):

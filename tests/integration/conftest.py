@@ -11,7 +11,6 @@ and data dir, so tests can run against one shared set of servers without seeing 
 from __future__ import annotations
 
 import re
-import socket
 import uuid
 from collections.abc import Iterator
 from functools import cache
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from ingest.topics import TOPIC_FIELDS
+from streams.worker import free_port
 from tests.conftest import require_service
 from tests.integration.helpers import delete_topics, influx_client_for, influx_query, probes
 from vigil.settings import Settings, TopicSettings, WorkerSettings
@@ -75,13 +75,6 @@ def unique_name(request: pytest.FixtureRequest) -> str:
     return f"t-{slug}-{uuid.uuid4().hex[:8]}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def service_settings(
     kafka_bootstrap: str, influx_url: str, unique_name: str, tmp_path: Path
@@ -110,7 +103,9 @@ def service_settings(
         mqtt=base.mqtt,
         gateway=base.gateway,
         detectors=base.detectors,
-        worker=WorkerSettings(app_id=unique_name, data_dir=tmp_path / "worker", web_port=_free_port()),
+        worker=WorkerSettings(
+            app_id=unique_name, data_dir=tmp_path / "worker", web_port=free_port(), web_host="127.0.0.1"
+        ),
     )
     influx_query(settings, f'CREATE DATABASE "{unique_name}"')
     try:

@@ -34,7 +34,7 @@ from streams.detect import DetectStage, DictStateView
 from streams.partitioning import partition_for
 from streams.topology import monitor_config
 from streams.validate import validate_raw
-from streams.worker import start_worker_process
+from streams.worker import free_port, start_worker_process
 from tests.integration.helpers import (
     REPO_ROOT,
     consume_all,
@@ -182,7 +182,8 @@ DUMP = "Stack for "
 
 class Workers:
     """``python -m vigil worker`` subprocesses for one test. Heartbeats are off unless a test sets
-    ``heartbeat_after_s``: they are input the in-process run of :func:`expected_events` does not have."""
+    ``heartbeat_after_s``: they are input the in-process run of :func:`expected_events` does not have.
+    A worker whose agents stall for 30 s exits (75) with the reason in its log (:mod:`streams.health`)."""
 
     def __init__(self, settings: Settings, grafana_url: str, logs: Path) -> None:
         grafana = settings.grafana.model_copy(
@@ -190,17 +191,26 @@ class Workers:
         )
         self.settings = settings.model_copy(update={"grafana": grafana})
         self.heartbeat_after_s(0.0)
+        worker = self.settings.worker.model_copy(update={"stall_after_s": 30.0})
+        self.settings = self.settings.model_copy(update={"worker": worker})
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports: dict[str, int] = {}
 
     def heartbeat_after_s(self, seconds: float) -> None:
         worker = self.settings.worker.model_copy(update={"heartbeat_after_s": seconds})
         self.settings = self.settings.model_copy(update={"worker": worker})
 
     def start(self, worker_id: str) -> subprocess.Popen[bytes]:
-        proc = start_worker_process(self.settings, worker_id, self.logs / f"{worker_id}.log", cwd=REPO_ROOT)
+        self.ports[worker_id] = port = free_port()
+        log = self.logs / f"{worker_id}.log"
+        proc = start_worker_process(self.settings, worker_id, log, cwd=REPO_ROOT, web_port=port)
         self.procs[worker_id] = proc
         return proc
+
+    def health(self, worker_id: str, check: str) -> httpx.Response:
+        """``GET /health/<check>`` of a running worker."""
+        return httpx.get(f"http://127.0.0.1:{self.ports[worker_id]}/health/{check}", timeout=5)
 
     def kill9(self, worker_id: str) -> None:
         proc = self.procs.pop(worker_id)
@@ -538,3 +548,31 @@ def test_a_silent_partition_gets_heartbeats_that_move_its_event_time_on(service_
         return bool(rows) and (rows[0]["n"] or 0) >= 3
 
     wait_for(heartbeats_counted, 30, 0.5, "heartbeats in the pipeline measurement")
+
+
+def test_a_worker_answers_its_health_checks_and_serves_no_patient_state(service_settings, workers) -> None:
+    """``/health/ready`` once it works, ``/health/live`` (docker-compose and Kubernetes probe them); Faust's
+    own table and router views, which would serve patient state, are off."""
+    from streams.bench import cohort_readings
+
+    s = service_settings
+    readings = cohort_readings(50, patients=5)
+    produce(s, s.topics.readings, [(r.patient_id.encode(), r.to_json()) for r in readings])
+    worker = workers.start("w1")
+    wait_for_readings(s, len(readings), 120, [worker])
+
+    def answers(check: str) -> httpx.Response | None:
+        with contextlib.suppress(httpx.TransportError):
+            return workers.health("w1", check)
+        return None
+
+    def ready() -> httpx.Response | None:
+        r = answers("ready")
+        return r if r is not None and r.status_code == 200 else None
+
+    assert wait_for(ready, 60, 0.2, "ready").json() == {"status": "ready"}
+    live = workers.health("w1", "live")
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    base = f"http://127.0.0.1:{workers.ports['w1']}"
+    for path in ("/table/patient-state/", "/router/", "/graph/"):
+        assert httpx.get(base + path, timeout=5).status_code == 404, path

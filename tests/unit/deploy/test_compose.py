@@ -69,6 +69,18 @@ def test_every_long_running_service_has_a_health_check(compose: dict[str, Any]) 
             assert service["healthcheck"]["test"], name
 
 
+def test_the_workers_health_check_asks_what_the_worker_serves(
+    compose: dict[str, Any], worker_health_paths: set[str]
+) -> None:
+    served = worker_health_paths
+    workers = [s for name, s in compose["services"].items() if name.startswith("worker")]
+    assert workers
+    for service in workers:
+        kind, url = service["healthcheck"]["test"][2:4]
+        assert (kind, url) == ("http", "http://127.0.0.1:6066/health/live")
+        assert "/health/live" in served
+
+
 def test_dependencies_wait_for_health_or_completion(compose: dict[str, Any]) -> None:
     services = compose["services"]
     for name, service in services.items():

@@ -47,7 +47,7 @@ def test_manifest_validates_strictly(path: Path, version: str) -> None:
 
 def test_the_validator_rejects_an_unknown_field() -> None:
     doc = _docs(K8S / "worker-statefulset.yaml")[0]
-    doc["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["tcpSocket"]["portt"] = 6066
+    doc["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["portt"] = 6066
     with pytest.raises(ValidationError):
         validate(doc, KUBERNETES_VERSIONS[-1], strict=True)
 
@@ -75,13 +75,18 @@ def test_workers_do_not_outnumber_partitions() -> None:
     assert {"name": claim, "mountPath": data_dir} in mounts
 
 
-def test_probes_and_autoscaling() -> None:
+def test_probes_and_autoscaling(worker_health_paths: set[str]) -> None:
     gateway = _by_kind("Deployment", "vigil-gateway")["spec"]["template"]["spec"]["containers"][0]
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
     worker = _by_kind("StatefulSet")["spec"]["template"]["spec"]["containers"][0]
-    assert worker["readinessProbe"]["tcpSocket"]["port"] == "web"
     assert any(p["containerPort"] == 6066 and p["name"] == "web" for p in worker["ports"])
+    served = worker_health_paths
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert worker[probe]["httpGet"]["port"] == "web"
+        assert worker[probe]["httpGet"]["path"] in served, probe
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert worker["livenessProbe"]["httpGet"]["path"] == "/health/live"
     hpa = _by_kind("HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "vigil-gateway"
 
