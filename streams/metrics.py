@@ -34,6 +34,8 @@ class PipelineMetrics:
         self.annotations_dropped = 0
         self.heartbeats = 0
         """Heartbeat records sent to silent readings partitions (:mod:`streams.heartbeats`)."""
+        self.refetches = 0
+        """Partitions fetched again because the consumer dropped records (:mod:`streams.health`)."""
         self._last_readings = 0
 
     def batch(
@@ -70,5 +72,6 @@ class PipelineMetrics:
             .field(s.F_INFLUX_RETRIES, self.influx_retries)
             .field(s.F_ANNOTATIONS_DROPPED, self.annotations_dropped)
             .field(s.F_HEARTBEATS, self.heartbeats)
+            .field(s.F_REFETCHES, self.refetches)
             .time(int(now * 1e9))
         )

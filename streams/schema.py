@@ -85,6 +85,7 @@ F_CONSUMER_LAG: Final = "consumer_lag"
 F_INFLUX_RETRIES: Final = "influx_retries"
 F_ANNOTATIONS_DROPPED: Final = "annotations_dropped"
 F_HEARTBEATS: Final = "heartbeats"
+F_REFETCHES: Final = "refetches"
 
 SCHEMA: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     READING: {
@@ -144,6 +145,7 @@ SCHEMA: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             F_INFLUX_RETRIES,
             F_ANNOTATIONS_DROPPED,
             F_HEARTBEATS,
+            F_REFETCHES,
         ),
     },
 }

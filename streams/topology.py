@@ -674,6 +674,7 @@ class Topology:
         """Timer: one ``pipeline`` point per interval (best effort)."""
         await self.ensure_sinks()
         self.metrics.annotations_dropped = self.annotations.dropped
+        self.metrics.refetches = self.health.refetched
         self.metrics.consumer_lag = self._consumer_lag()
         now = time.time()
         point = self.metrics.point(now_s=now, since_s=self._metrics_since)

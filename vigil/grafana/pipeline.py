@@ -114,6 +114,8 @@ def pipeline_dashboard() -> Json:
         ),
         # a worker sends heartbeats only to readings partitions no reading reaches (streams.heartbeats)
         (_by_worker("Heartbeats to silent partitions/s", rate_per_worker(s.F_HEARTBEATS), "reqps"), 6, 8),
+        # records faust fetched and dropped at a rebalance, fetched again by the watchdog (streams.health)
+        (_by_worker("Partitions re-fetched/s", rate_per_worker(s.F_REFETCHES), "reqps"), 6, 8),
     ]
     return dashboard(
         UID,
