@@ -1,4 +1,4 @@
-"""The worker's health for its supervisor, and a watchdog that stops a stalled worker.
+"""The worker's health for its supervisor, and a consumer watchdog.
 
 On the worker's web port (``worker.web_port``; Faust's web server with its table and router views
 off):
@@ -8,6 +8,11 @@ off):
   probe: a rolling update moves on only when the restarted worker is working again).
 * ``GET /health/live`` — 200 unless the worker is stalled; 503 with the stalled partitions, and
   no answer at all if its event loop is blocked (the liveness probe, Docker's health check).
+
+Every :data:`CHECK_EVERY_S` the watchdog looks at the consumer. Records it fetched and never
+delivered (faust-streaming drops those of a partition a rebalance paused, and does not fetch them
+again) are fetched again: a partition whose position stays past the next offset to deliver is
+sought back there (:class:`streams.progress.Undelivered`), with a WARNING.
 
 A worker is *stalled* when records have waited on a partition of an agent's topic that it owns for
 ``worker.stall_after_s`` with nothing taken from it, while its flow of events was on and no sink
@@ -83,7 +88,7 @@ class WorkerHealth:
         return self.progress.stall_after_s
 
     def install(self) -> None:
-        """Register the two pages and, unless it is off, the watchdog timer on the app."""
+        """Register the two pages and the watchdog timer on the app."""
 
         async def ready(web: Any, request: Any) -> Any:
             ok, body = self.ready()
@@ -105,18 +110,18 @@ class WorkerHealth:
         self.stalls = []
 
     def took(self, events: Iterable[Any]) -> None:
-        """An agent took ``events`` (Faust events)."""
+        """An agent took ``events`` (Faust events, in offset order per partition)."""
         now = self.clock()
-        for ev in events:
-            m = ev.message
-            self.progress.took(m.tp, m.offset, now)
+        last = {ev.message.tp: ev.message.offset for ev in events}
+        for tp, offset in last.items():
+            self.progress.took(tp, offset, now)
 
     # -- checks ------------------------------------------------------------------------------------
     def flowing(self) -> bool:
         """Joined, recovered, and the agents' partitions not paused for a rebalance."""
         app = self.app
         return bool(
-            app.consumer_generation_id is not None
+            app.consumer_generation_id > 0  # joined the group at least once
             and not app.rebalancing
             and not getattr(app, "in_recovery", False)
             and app.flow_control.is_active()

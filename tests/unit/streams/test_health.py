@@ -142,3 +142,25 @@ def test_changelog_partitions_and_paused_partitions_are_not_fetched_again() -> N
         asyncio.run(h.watch())
         clock.t += 5
     assert consumer.seeks == []
+
+
+def test_a_stalled_worker_exits_with_status_75_after_its_log_is_flushed() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, sys; logging.basicConfig(stream=sys.stderr);"
+        "logging.getLogger('streams.health').error('worker stalled: see above');"
+        "from streams.health import exit_stalled; exit_stalled([]); print('not reached')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == EXIT_STALLED == 75
+    assert "worker stalled: see above" in done.stderr and "not reached" not in done.stdout
+
+
+def test_not_ready_before_joining_the_group() -> None:
+    app = standin_app(StandInConsumer(positions={}, highwaters={}))
+    h = health_of(app, Clock(), [])
+    assert h.ready() == (True, {"status": "ready"})
+    app.consumer_generation_id = 0
+    assert h.ready() == (False, {"status": "starting or rebalancing"})
