@@ -262,11 +262,12 @@ class Topology:
         if self.silence.after_s > 0:
             every = max(0.05, self.silence.after_s / 4)
             app.timer(every, name="heartbeats")(self.send_heartbeats)
+        self.agent_topics = frozenset(
+            topic.get_topic_name() for topic in (self.raw, self.readings, self.acks, self.profiles)
+        )
+        """The topics the agents consume (their partitions are committed; changelogs are not)."""
         self.health = WorkerHealth(
-            app,
-            [topic.get_topic_name() for topic in (self.raw, self.readings, self.acks, self.profiles)],
-            settings.worker.stall_after_s,
-            busy=self._sinks_pending,
+            app, self.agent_topics, settings.worker.stall_after_s, busy=self._sinks_pending
         )
         self.health.install()
         app.on_partitions_revoked.connect(self._on_revoked)

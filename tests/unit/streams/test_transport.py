@@ -108,3 +108,42 @@ async def test_faust_registers_no_gap_until_the_agent_releases_it(tmp_path) -> N
     assert not consumer._gap[tp]
     await consumer.release_gap(tp, 5, 9)  # offsets 5..8 read again and handled
     assert sorted((i.begin, i.end) for i in consumer._gap[tp]) == [(5, 9)]
+
+
+async def test_after_a_rebalance_agent_partitions_with_no_committed_offset_go_back_to_their_start(
+    tmp_path, monkeypatch
+) -> None:
+    """aiokafka's seek to the committed offsets leaves a partition with none (or 0) where it is: past the
+    records Faust fetched and dropped while the rebalance paused it, never to be read (the intermittent
+    kill -9 failure). Such agent partitions go back to their first offset; changelogs are Faust's."""
+    from aiokafka import TopicPartition
+
+    from streams.app import create_app
+    from vigil.settings import Settings
+
+    app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
+    raw = app.vigil.raw.get_topic_name()
+    committed = {
+        TopicPartition(raw, 0): 120,
+        TopicPartition(raw, 1): None,
+        TopicPartition(raw, 2): 0,
+        TopicPartition("t-patient-state-changelog", 1): None,
+    }
+    sought: list[TopicPartition] = []
+
+    class StandInKafkaConsumer:
+        async def seek_to_committed(self) -> dict[TopicPartition, int | None]:
+            return committed
+
+        async def seek_to_beginning(self, *tps: TopicPartition) -> bool:
+            sought.extend(tps)
+            return True
+
+    async def in_this_loop(fun, *args):
+        return await fun(*args)
+
+    thread = app.consumer._thread
+    monkeypatch.setattr(thread, "_ensure_consumer", StandInKafkaConsumer)
+    monkeypatch.setattr(thread, "call_thread", in_this_loop)
+    assert await thread.seek_to_committed() == committed
+    assert sought == [TopicPartition(raw, 1), TopicPartition(raw, 2)]
