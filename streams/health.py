@@ -16,7 +16,7 @@ sought back there (:class:`streams.progress.Undelivered`), with a WARNING.
 
 A worker is *stalled* when records have waited on a partition of an agent's topic that it owns for
 ``worker.stall_after_s`` with nothing taken from it, while its flow of events was on and no sink
-write was pending (:mod:`streams.progress`; an InfluxDB outage is a wait, not a stall). The
+write was stuck (:mod:`streams.progress`; an InfluxDB outage is a wait, not a stall). The
 watchdog then logs an ERROR naming the partitions, what the consumer knows of them and where every
 task waits (topic names, offsets and code only, no patient data), and the worker exits with
 status :data:`EXIT_STALLED` so that its supervisor (Kubernetes, Docker's restart policy, systemd)
@@ -58,8 +58,9 @@ class WorkerHealth:
     """Readiness, liveness and the stall watchdog of one worker.
 
     ``topics``: the agents' topics (their partitions are watched); ``busy``: true while a sink write
-    is pending (the clocks stop); ``on_stall``: what the watchdog does with the stalls it found
-    (default :func:`exit_stalled`); ``stall_after_s`` 0 turns the watchdog off.
+    is stuck (an outage: the clocks stop and nothing is fetched again); ``on_stall``: what the
+    watchdog does with the stalls it found (default :func:`exit_stalled`); ``stall_after_s`` 0 turns
+    the stall check off.
     """
 
     def __init__(

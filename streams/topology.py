@@ -85,6 +85,9 @@ Record = tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]
 """An output record: key, value, headers."""
 """Header on a validated reading: ``<raw partition>:<raw offset>:<item index>`` it came from."""
 METRICS_INTERVAL_S = 10.0
+SINK_STUCK_S = 5.0
+"""A sink write under way this long is an outage (the consumer watchdog waits: :mod:`streams.health`);
+shorter ones are the normal overlap of a batch's sink with the next batches."""
 REBALANCE_CHECK_S = 0.05
 """How often an idle detect agent with batches to checkpoint looks whether a rebalance has begun: Faust
 waits for the checkpoint before the partitions move, and a long wait made the window in which a joining
@@ -267,7 +270,7 @@ class Topology:
         )
         """The topics the agents consume (their partitions are committed; changelogs are not)."""
         self.health = WorkerHealth(
-            app, self.agent_topics, settings.worker.stall_after_s, busy=self._sinks_pending
+            app, self.agent_topics, settings.worker.stall_after_s, busy=self._sink_stuck
         )
         self.health.install()
         app.on_partitions_revoked.connect(self._on_revoked)
@@ -475,9 +478,11 @@ class Topology:
             if partition not in kept:
                 del self._validated[partition]
 
-    def _sinks_pending(self) -> bool:
-        """A handled batch's InfluxDB write or Kafka delivery is still under way (a wait, not a stall)."""
-        return any(not h.sink.done() for h in self._handled)
+    def _sink_stuck(self) -> bool:
+        """A handled batch's InfluxDB write or Kafka delivery has been under way for more than
+        :data:`SINK_STUCK_S` (an outage: the agents wait for it, which is not a stall)."""
+        now = time.perf_counter()
+        return any(not h.sink.done() and now - h.started > SINK_STUCK_S for h in self._handled)
 
     async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
         """Graceful stop (consumer already stopped): give queued annotations a moment, close InfluxDB."""

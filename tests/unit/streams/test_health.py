@@ -164,3 +164,22 @@ def test_not_ready_before_joining_the_group() -> None:
     assert h.ready() == (True, {"status": "ready"})
     app.consumer_generation_id = 0
     assert h.ready() == (False, {"status": "starting or rebalancing"})
+
+
+async def test_only_a_sink_write_waiting_longer_than_5_s_counts_as_an_outage(tmp_path) -> None:
+    """Under load a batch's sink overlaps the next batches all the time: that must not pause the watchdog
+    (it would never look); one waiting for seconds (InfluxDB down) must."""
+    import time
+
+    from streams.app import create_app
+    from streams.topology import SINK_STUCK_S, Handled
+    from vigil.settings import Settings
+
+    topology = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t").vigil
+    pending: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    topology._handled = [Handled(sink=pending, started=time.perf_counter() - 1.0)]
+    assert not topology._sink_stuck()
+    topology._handled.append(Handled(sink=pending, started=time.perf_counter() - SINK_STUCK_S - 1.0))
+    assert topology._sink_stuck()
+    pending.set_result(None)
+    assert not topology._sink_stuck()
