@@ -10,7 +10,9 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
    the worker runs the bench only polls the scores topic's end offsets and InfluxDB's point count
    (every 100 ms); the score records are read afterwards (their timestamps are the broker's).
 2. *bare loop*: an aiokafka consumer reads and decodes (``Reading.from_json``) the same topic;
-   ``ratio`` = worker readings/s / bare readings/s.
+   ``ratio`` = worker readings/s / bare readings/s. ``worker_cpu_us_per_reading``: the worker
+   process's CPU time (all threads) from the last poll before its first score to the end, per
+   reading — steadier than readings/s on a machine whose cores Kafka and InfluxDB share.
 3. *latency* (``rate`` > 0): with ``latency_workers`` > 1 the other workers are started and a
    second of warm-up readings at ``rate`` is scored first (the group has rebalanced and each
    worker has restored its patients' state). Then the cohort's next ``rate * latency_seconds``
@@ -30,10 +32,11 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -216,9 +219,12 @@ def _wait_for_points(settings: Settings, n: int, timeout_s: float, give_up: thre
     raise RuntimeError(f"InfluxDB did not get {n} reading points in {timeout_s} s")
 
 
-def _wait_for_records(settings: Settings, topic: str, n: int, timeout_s: float) -> bool:
+def _wait_for_records(
+    settings: Settings, topic: str, n: int, timeout_s: float, on_poll: Callable[[int], None] | None = None
+) -> bool:
     """Whether ``topic`` holds ``n`` records within ``timeout_s`` (its end offsets, polled every 100 ms:
-    a cheap request, unlike reading the records while the worker writes them)."""
+    a cheap request, unlike reading the records while the worker writes them); ``on_poll`` gets the
+    count each time."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
@@ -228,7 +234,10 @@ def _wait_for_records(settings: Settings, topic: str, n: int, timeout_s: float) 
         tps = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if sum(consumer.end_offsets(tps).values()) >= n:
+            count = sum(consumer.end_offsets(tps).values())
+            if on_poll is not None:
+                on_poll(count)
+            if count >= n:
                 return True
             time.sleep(0.1)  # polling the broker, not waiting for a result
         return False
@@ -354,6 +363,39 @@ def _state_bytes_per_patient(settings: Settings, readings: list[Reading]) -> flo
     return float(np.mean([len(st.to_bytes()) for st in states.values()]))
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, all threads) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """A process's CPU seconds from the last poll that saw no output (its start-up done) to the call of
+    :meth:`done` (or from the first poll with output, if none saw none)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.first: tuple[int, float] | None = None  # (outputs seen, CPU s) where the measurement starts
+        self.last: tuple[int, float] | None = None
+        self._output_seen = False
+
+    def poll(self, outputs: int) -> None:
+        if self._output_seen:
+            return
+        if outputs == 0 or self.first is None:
+            self.first = (outputs, _cpu_s(self.pid))
+        self._output_seen = outputs > 0
+
+    def done(self, outputs: int) -> None:
+        self.last = (outputs, _cpu_s(self.pid))
+
+    def us_per_output(self) -> float:
+        """CPU µs per output between the two points (nan if not measured)."""
+        if self.first is None or self.last is None or self.last[0] <= self.first[0]:
+            return float("nan")
+        return (self.last[1] - self.first[1]) / (self.last[0] - self.first[0]) * 1e6
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -392,12 +434,14 @@ def run_pipeline_bench(
     procs = [start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log", web_port=free_port())]
     try:
         give_up = threading.Event()
+        cpu = CpuMeter(procs[0].pid)
         with ThreadPoolExecutor(1) as pool:  # notes when InfluxDB has them all, while the scores come
             stored = pool.submit(_wait_for_points, s, readings, 300, give_up)
-            if not _wait_for_records(s, s.topics.scores, readings, timeout_s=300):
+            if not _wait_for_records(s, s.topics.scores, readings, timeout_s=300, on_poll=cpu.poll):
                 give_up.set()
                 raise RuntimeError(f"worker did not score {readings} readings (log: .cache/bench)")
             stored_ms = stored.result()
+            cpu.done(readings)
         # read once the worker is done: a reader running alongside took a core from it
         scores = _read_timestamps(s, s.topics.scores, readings, timeout_s=300)
         ts = sorted(scores.values())
@@ -412,6 +456,7 @@ def run_pipeline_bench(
             "worker_readings_per_s": round(worker_rate, 1),
             "bare_aiokafka_decode_readings_per_s": round(bare_rate, 1),
             "ratio": round(worker_rate / bare_rate, 3),
+            "worker_cpu_us_per_reading": round(cpu.us_per_output(), 1),
         }
         if rate:
             if warm:

@@ -12,6 +12,7 @@ def test_bench_measures_one_worker_then_latency_with_two(service_settings: Setti
     )
 
     assert r["worker_readings_per_s"] > 0 and r["ratio"] > 0
+    assert 0 < r["worker_cpu_us_per_reading"] < 1e6
     assert r["latency_workers"] == 2
     assert r["latency_readings"] == r["latency_samples"] == 600
     assert r["latency_injected_hard_limit_readings"] > 0 and r["alert_latency_samples"] > 0

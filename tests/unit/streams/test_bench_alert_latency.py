@@ -89,3 +89,42 @@ def test_injected_runs_raise_and_resolve_hard_limit_alerts_deterministically() -
     assert {("hard_limit", "raised"), ("hard_limit", "resolved")} <= kinds
     res = match_alert_latencies(first, {r.reading_id: 0 for r in first}, alerts)
     assert len(res.latencies_ms) >= n1 // 2  # every run raises at least one alert on a produced reading
+
+
+def _burn_cpu(seconds: float) -> None:
+    import time
+
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_cpu_meter_counts_cpu_from_the_last_poll_without_output() -> None:
+    import math
+    import os
+
+    from streams.bench import CpuMeter
+
+    meter = CpuMeter(os.getpid())
+    assert math.isnan(meter.us_per_output())
+    meter.poll(0)
+    _burn_cpu(0.3)  # start-up: not counted, a later poll still sees no output
+    meter.poll(0)
+    _burn_cpu(0.2)
+    meter.poll(400)
+    meter.poll(700)  # polls after the first output change nothing
+    meter.done(1000)
+    assert meter.first is not None and meter.first[0] == 0
+    assert 150 <= meter.us_per_output() <= 300  # ~0.2 s over 1,000 outputs = ~200 µs each
+
+
+def test_cpu_meter_starts_at_the_first_output_when_no_poll_saw_none() -> None:
+    import os
+
+    from streams.bench import CpuMeter
+
+    meter = CpuMeter(os.getpid())
+    meter.poll(100)
+    _burn_cpu(0.2)
+    meter.done(1100)
+    assert 150 <= meter.us_per_output() <= 300
