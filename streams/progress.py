@@ -2,27 +2,28 @@
 consumer fetched but never delivered.
 
 A worker is *stalled* on a partition when records have been waiting there (the partition's end
-offset past the next offset to take: the one after the last taken, or the group's committed offset
-if none was taken since the assignment) for ``stall_after_s`` seconds, seen by every check in
+offset past the next offset to take: the one after the last taken, or where reading began — the
+group's committed offset, else the first kept — if none was taken since the assignment) for ``stall_after_s`` seconds, seen by every check in
 between, and nothing was taken from it meanwhile while the flow of events was on. A partition whose
 end offset is still unknown that long (no fetch answered) counts too. Rebalances and table recovery
 stop the clocks (:meth:`Progress.paused`).
 
 >>> p = Progress(stall_after_s=60)
 >>> p.assign([("readings", 0), ("readings", 1)], now=0.0)
->>> ends, committed = {("readings", 0): 42, ("readings", 1): 7}, {("readings", 1): 3}
->>> p.check(ends, committed, now=10.0)  # both have records waiting: their clocks start
+>>> ends, starts = {("readings", 0): 42, ("readings", 1): 7}, {("readings", 1): 3}
+>>> p.check(ends, starts, now=10.0)  # both have records waiting: their clocks start
 []
 >>> p.took(("readings", 0), 41, now=50.0)  # partition 0 caught up
->>> [(s.tp, s.behind) for s in p.check(ends, committed, now=70.0)]
+>>> [(s.tp, s.behind) for s in p.check(ends, starts, now=70.0)]
 [(('readings', 1), 4)]
 
 faust-streaming's consumer drops records it fetched for a partition that a rebalance had paused
-(or after the rebalance generation changed) without fetching them again: the consumer's position
-is past them and nothing was delivered. The agents find such a hole when a later record of the
-partition arrives (:mod:`streams.holes`); when none arrives (the end of the stream, a quiet
-partition) :class:`Undelivered` finds it: the position stays past the next offset to deliver,
-unchanged at two checks in a row.
+(or after the rebalance generation changed) and counts on seeking back to the committed offset
+afterwards; where that seek does not happen (aiokafka skipped partitions with no committed offset:
+fixed in :mod:`streams.transport`) the consumer's position stays past records never delivered. The
+agents find such a hole when a later record of the partition arrives (:mod:`streams.holes`); when
+none arrives (the end of the stream, a quiet partition) :class:`Undelivered` finds it: the position
+stays past the next offset to deliver, unchanged at two checks in a row.
 
 >>> u = Undelivered()
 >>> u.check({("raw", 2): 3670}, {("raw", 2): 0})  # first sight: could be records on their way
