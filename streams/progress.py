@@ -3,10 +3,10 @@ consumer fetched but never delivered.
 
 A worker is *stalled* on a partition when records have been waiting there (the partition's end
 offset past the next offset to take: the one after the last taken, or where reading began — the
-group's committed offset, else the first kept — if none was taken since the assignment) for ``stall_after_s`` seconds, seen by every check in
-between, and nothing was taken from it meanwhile while the flow of events was on. A partition whose
-end offset is still unknown that long (no fetch answered) counts too. Rebalances and table recovery
-stop the clocks (:meth:`Progress.paused`).
+group's committed offset, else the first kept — if none was taken since the assignment) for
+``stall_after_s`` seconds, seen by every check in between, and nothing was taken from it meanwhile
+while the flow of events was on. A partition whose end offset is still unknown that long (no fetch
+answered) counts too. Rebalances and table recovery stop the clocks (:meth:`Progress.paused`).
 
 >>> p = Progress(stall_after_s=60)
 >>> p.assign([("readings", 0), ("readings", 1)], now=0.0)
