@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,3 +20,18 @@ def worker_health_paths(tmp_path: Path) -> set[str]:
     app = create_app(settings, worker_id="probe")
     assert app.conf.web_enabled and app.conf.web_port == 6066
     return set(app.web.views)
+
+
+@pytest.fixture
+def settings_from(monkeypatch: pytest.MonkeyPatch) -> Callable[[Mapping[str, Any]], Any]:
+    """``Settings`` from exactly these ``VIGIL_*`` variables (the test's own are set aside)."""
+    from vigil.settings import Settings
+
+    def load(env: Mapping[str, Any]) -> Settings:
+        for name in [n for n in os.environ if n.startswith("VIGIL_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        return Settings()
+
+    return load

@@ -147,18 +147,10 @@ def test_topic_script_defaults_match_settings() -> None:
         assert defaults[field.upper()] == str(getattr(topics, field)), field
 
 
-def test_the_services_environment_makes_valid_settings(compose: dict[str, Any], monkeypatch) -> None:
+def test_the_services_environment_makes_valid_settings(compose: dict[str, Any], settings_from: Any) -> None:
     """Every ``VIGIL_*`` variable the Vigil containers get (``${VAR:-default}`` at its default) is a
     setting: a misspelt one under a section fails ``Settings``."""
-    import os
-
-    from vigil.settings import Settings
-
-    for name in [n for n in os.environ if n.startswith("VIGIL_")]:
-        monkeypatch.delenv(name)
     env = {k: v for k, v in compose["x-vigil-env"].items() if k.startswith("VIGIL_")}
-    for name, value in env.items():
-        monkeypatch.setenv(name, re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value)))
-    settings = Settings()
+    settings = settings_from({k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()})
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.mqtt.password is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -104,18 +103,12 @@ def test_pods_run_unprivileged() -> None:
                 assert ctx["allowPrivilegeEscalation"] is False and ctx["readOnlyRootFilesystem"] is True
 
 
-def test_the_configmap_and_the_secret_make_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_configmap_and_the_secret_make_valid_settings(settings_from: Any) -> None:
     """Every variable the pods get is a setting (a misspelt one under a section fails ``Settings``), and
     together they pass the production checks."""
-    from vigil.settings import Settings
-
-    for name in [n for n in os.environ if n.startswith("VIGIL_")]:
-        monkeypatch.delenv(name)
     config = _by_kind("ConfigMap")["data"]
     secret = _docs(K8S / "secret.example.yaml")[0]["stringData"]
-    for name, value in {**config, **secret}.items():
-        monkeypatch.setenv(name, str(value))
-    settings = Settings()
+    settings = settings_from({**config, **secret})
     assert settings.environment == "production"
     assert settings.worker.web_port == 6066 and settings.worker.stall_after_s == 120
     assert settings.topics.partitions == int(config["VIGIL_TOPICS__PARTITIONS"])
