@@ -155,7 +155,7 @@ class WorkerHealth:
             return
         if self.stall_after_s <= 0:
             return
-        stalls = self.progress.check({tp: _highwater(consumer, tp) for tp in tps}, starts, now)
+        stalls = self.progress.check({tp: known_highwater(consumer, tp) for tp in tps}, starts, now)
         if not stalls:
             self.stalls = []
             return
@@ -217,7 +217,8 @@ def _describe(stall: Stall[Any]) -> dict[str, Any]:
     }
 
 
-def _highwater(consumer: Any, tp: Any) -> int | None:
+def known_highwater(consumer: Any, tp: Any) -> int | None:
+    """``tp``'s end offset as Faust's consumer last heard it (None before its first fetch)."""
     try:
         hw = consumer.highwater(tp)
     except Exception:  # not known before the first fetch
@@ -244,11 +245,12 @@ def consumer_diagnostics(app: faust.App, tps: Sequence[Any]) -> dict[str, Any]:
         }
         inner = c._thread._consumer  # type: ignore[attr-defined]
         assignment = inner._subscription.subscription.assignment
+        topics = {tp.topic for tp in tps}
         out["aiokafka_paused"] = sorted(f"{tp.topic}/{tp.partition}" for tp in inner.paused())
         out["aiokafka_position"] = {
             f"{tp.topic}/{tp.partition}": assignment.state_value(tp)._position
             for tp in inner.assignment()
-            if tp.topic in {t.topic for t in tps}
+            if tp.topic in topics
         }
     except Exception as exc:  # a faust or aiokafka upgrade renamed something: say so, keep the rest
         out["unavailable"] = type(exc).__name__

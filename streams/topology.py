@@ -61,7 +61,7 @@ from streams.batching import Batch, natural_batches
 from streams.codecs import RawSchema, Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, StageResult
 from streams.grafana_sink import AnnotationSink
-from streams.health import WorkerHealth
+from streams.health import WorkerHealth, known_highwater
 from streams.heartbeats import Anchor, SilenceClock, decode_heartbeat, is_heartbeat
 from streams.holes import Hole, committed_offsets, find_holes, first_offsets, read_range
 from streams.influx_sink import InfluxRejected, InfluxSink
@@ -735,8 +735,7 @@ class Topology:
         committed: dict[Any, int] = getattr(consumer, "_committed_offset", {}) or {}
         lag = 0
         for tp in consumer.assignment():
-            try:
-                lag += max(0, consumer.highwater(tp) - (committed.get(tp) or 0))
-            except Exception:  # highwater unknown before the first fetch
-                continue
+            end = known_highwater(consumer, tp)
+            if end is not None:
+                lag += max(0, end - (committed.get(tp) or 0))
         return lag
