@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -54,16 +55,10 @@ def broker_credentials(kafka: KafkaSettings) -> Any:
     return faust.SSLCredentials(context) if context else None
 
 
-def create_app(settings: Settings, *, worker_id: str | None = None, **topology_options: Any) -> faust.App:
-    """A Faust app with Vigil's topics, table and agents declared (see :mod:`streams.topology`)."""
-    from streams.topology import Topology
-
-    wid = worker_id or default_worker_id()
+def app_options(settings: Settings, datadir: Path) -> dict[str, Any]:
+    """The ``faust.App`` options of a Vigil worker (its transport, producer, web and consumer tuning)."""
     w = settings.worker
-    datadir = w.data_dir / w.app_id / wid
-    datadir.parent.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
-        w.app_id,
+    return dict(
         broker=[f"vigil://{b}" for b in settings.kafka.bootstrap_list],  # streams.transport
         broker_credentials=broker_credentials(settings.kafka),
         store="rocksdb://" if w.store == "rocksdb" else "memory://",
@@ -92,6 +87,17 @@ def create_app(settings: Settings, *, worker_id: str | None = None, **topology_o
         broker_session_timeout=10.0,
         broker_heartbeat_interval=1.0,
     )
+
+
+def create_app(settings: Settings, *, worker_id: str | None = None, **topology_options: Any) -> faust.App:
+    """A Faust app with Vigil's topics, table and agents declared (see :mod:`streams.topology`)."""
+    from streams.topology import Topology
+
+    wid = worker_id or default_worker_id()
+    w = settings.worker
+    datadir = w.data_dir / w.app_id / wid
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    app = faust.App(w.app_id, **app_options(settings, datadir))
     app.vigil = Topology(app, settings, wid, **topology_options)  # type: ignore[attr-defined]
     return app
 

@@ -13,6 +13,10 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
    ``ratio`` = worker readings/s / bare readings/s. ``worker_cpu_us_per_reading``: the worker
    process's CPU time (all threads) from the last poll before its first score to the end, per
    reading — steadier than readings/s on a machine whose cores Kafka and InfluxDB share.
+   *Faust floor*: :mod:`streams.floor` (a Faust app with the worker's transport and batching whose
+   agent only decodes and acknowledges) over the same topic: ``faust_floor_readings_per_s``,
+   ``faust_floor_cpu_us_per_reading`` and ``faust_floor_ratio`` = floor / bare, the best ratio any
+   Faust worker could reach on the machine.
 3. *latency* (``rate`` > 0): with ``latency_workers`` > 1 the other workers are started and a
    second of warm-up readings at ``rate`` is scored first (the group has rebalanced and each
    worker has restored its patients' state). Then the cohort's next ``rate * latency_seconds``
@@ -33,6 +37,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -52,7 +58,7 @@ from ingest.reading import Reading
 from ingest.simulator.cohort import simulate_readings
 from ingest.simulator.config import CohortConfig
 from ingest.topics import TOPIC_FIELDS
-from vigil.settings import Settings
+from vigil.settings import Settings, child_environment
 
 
 def bench_settings(settings: Settings, name: str) -> Settings:
@@ -348,6 +354,25 @@ async def _bare_loop(settings: Settings, n: int) -> float:
         await consumer.stop()
 
 
+def _faust_floor(settings: Settings, n: int, timeout_s: float = 300.0) -> dict[str, float]:
+    """What :mod:`streams.floor` measures over the readings topic (a child process, the worker's settings)."""
+    from streams.worker import worker_environment
+
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.floor", str(n)],
+        env=child_environment(worker_environment(settings)),
+        capture_output=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    marker = '{"floor_readings_per_s"'  # the line may start with the worker's terminal codes
+    lines = [line[line.index(marker) :] for line in done.stdout.decode().splitlines() if marker in line]
+    if not lines:
+        tail = done.stderr.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"the Faust floor printed no result (exit {done.returncode}): {tail}")
+    return orjson.loads(lines[-1])  # type: ignore[no-any-return]
+
+
 def _state_bytes_per_patient(settings: Settings, readings: list[Reading]) -> float:
     from detectors.monitor import PatientMonitor
     from ingest.episodes import PatientProfile
@@ -447,6 +472,7 @@ def run_pipeline_bench(
         ts = sorted(scores.values())
         worker_rate = (len(ts) - 1) / max((max(ts[-1], stored_ms) - ts[0]) / 1000.0, 1e-3)
         bare_rate = asyncio.run(_bare_loop(s, readings))
+        floor = _faust_floor(s, readings)
         result: dict[str, Any] = {
             "readings": readings,
             "patients": patients,
@@ -457,6 +483,9 @@ def run_pipeline_bench(
             "bare_aiokafka_decode_readings_per_s": round(bare_rate, 1),
             "ratio": round(worker_rate / bare_rate, 3),
             "worker_cpu_us_per_reading": round(cpu.us_per_output(), 1),
+            "faust_floor_readings_per_s": floor["floor_readings_per_s"],
+            "faust_floor_cpu_us_per_reading": floor["floor_cpu_us_per_reading"],
+            "faust_floor_ratio": round(floor["floor_readings_per_s"] / bare_rate, 3),
         }
         if rate:
             if warm:

@@ -13,6 +13,11 @@ def test_bench_measures_one_worker_then_latency_with_two(service_settings: Setti
 
     assert r["worker_readings_per_s"] > 0 and r["ratio"] > 0
     assert 0 < r["worker_cpu_us_per_reading"] < 1e6
+    # the Faust floor read all 600 readings (it prints only then)
+    assert r["faust_floor_readings_per_s"] > 0 and 0 < r["faust_floor_cpu_us_per_reading"] < 1e6
+    assert r["faust_floor_ratio"] == round(
+        r["faust_floor_readings_per_s"] / r["bare_aiokafka_decode_readings_per_s"], 3
+    )
     assert r["latency_workers"] == 2
     assert r["latency_readings"] == r["latency_samples"] == 600
     assert r["latency_injected_hard_limit_readings"] > 0 and r["alert_latency_samples"] > 0
