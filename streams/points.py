@@ -199,6 +199,11 @@ def _reading_series(device_id: str, metric: str, patient_id: str) -> str:
     return _series(s.READING, tags)
 
 
+@lru_cache(maxsize=_SERIES_CACHE)
+def _news2_series(patient_id: str) -> str:
+    return _series(s.NEWS2, ((s.TAG_PATIENT, patient_id),))
+
+
 @lru_cache(maxsize=256)
 def _quality(flags: frozenset[Any]) -> str:
     return _str(",".join(sorted(q.value for q in flags)))
@@ -257,4 +262,4 @@ def news2_line(
     )
     if t_ns is None:
         t_ns = s.ns_time(time, record_id)
-    return f"{_series(s.NEWS2, ((s.TAG_PATIENT, patient_id),))} {fields} {t_ns}"
+    return f"{_news2_series(patient_id)} {fields} {t_ns}"

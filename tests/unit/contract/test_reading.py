@@ -81,6 +81,17 @@ def test_wire_format_round_trips() -> None:
     assert Reading.from_json(r.to_json()) == r
 
 
+def test_wire_format_is_every_field_in_declaration_order() -> None:
+    r = reading(quality=["probe_off", "late", "motion_artefact"], received=T0 + timedelta(seconds=2.5))
+    assert r.to_json() == (
+        b'{"reading_id":"' + r.reading_id.encode() + b'","patient_id":"p-1","device_id":"dev-1",'
+        b'"metric":"heart_rate","value":70.0,"unit":"/min","time":"2024-05-01T08:00:00Z",'
+        b'"received":"2024-05-01T08:00:02.500000Z","source":"wearable",'
+        b'"quality":["late","motion_artefact","probe_off"]}'
+    )
+    assert list(r.__dict__) == list(Reading.model_fields)  # what to_json writes
+
+
 def test_reading_rejects_non_utc_construction_and_non_finite_values() -> None:
     with pytest.raises(Rejection, match="finite"):
         reading(value=float("nan"))
