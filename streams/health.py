@@ -21,7 +21,9 @@ watchdog then logs an ERROR naming the partitions, what the consumer knows of th
 task waits (topic names, offsets and code only, no patient data), and the worker exits with
 status :data:`EXIT_STALLED` so that its supervisor (Kubernetes, Docker's restart policy, systemd)
 starts it again: it rejoins the group and carries on from the last checkpoint (a crash loses
-nothing: docs/streams.md, "No data lost").
+nothing: docs/streams.md, "No data lost"). A thread does the same when the event loop itself has
+not turned for ``worker.stall_after_s`` (:mod:`streams.loopwatch`): then no timer runs and the
+health pages go unanswered, which Docker's restart policy would not act on.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 
 import faust
 
+from streams.loopwatch import LoopWatch
 from streams.progress import Progress, Stall, Undelivered
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,7 @@ class WorkerHealth:
         self.undelivered: Undelivered[Any] = Undelivered()
         self.stalls: list[Stall[Any]] = []
         self.refetched = 0
+        self.loop_watch = LoopWatch(stall_after_s)
         """Partitions fetched again because their records were never delivered (since the start)."""
 
     @property
@@ -103,6 +107,16 @@ class WorkerHealth:
         self.app.page("/health/live", name="health-live")(live)
         every = CHECK_EVERY_S if self.stall_after_s <= 0 else min(CHECK_EVERY_S, self.stall_after_s / 4)
         self.app.timer(max(0.5, every), name="consumer-watchdog")(self.watch)
+        if self.stall_after_s > 0:
+            self.app.task(self._watch_loop)
+            self.app.on_before_shutdown.connect(self._stop_watching_loop)
+
+    async def _watch_loop(self) -> None:
+        """Worker started: a thread watches that the event loop keeps turning (:mod:`streams.loopwatch`)."""
+        self.loop_watch.start(asyncio.get_running_loop())
+
+    async def _stop_watching_loop(self, *args: Any, **kwargs: Any) -> None:
+        self.loop_watch.stop()
 
     # -- what the agents report ----------------------------------------------------------------
     def assigned(self, tps: Iterable[Any]) -> None:

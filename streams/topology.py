@@ -731,10 +731,15 @@ class Topology:
         )
 
     def _consumer_lag(self) -> int:
+        """Records on this worker's partitions of the agents' topics past the group's committed offsets
+        (as far as the consumer has heard of their ends). Table changelogs are assigned too but never
+        committed; counted, they would add their whole length."""
         consumer = self.app.consumer
         committed: dict[Any, int] = getattr(consumer, "_committed_offset", {}) or {}
         lag = 0
         for tp in consumer.assignment():
+            if tp.topic not in self.agent_topics:
+                continue
             end = known_highwater(consumer, tp)
             if end is not None:
                 lag += max(0, end - (committed.get(tp) or 0))

@@ -179,8 +179,9 @@ class WorkerSettings(_Section):
     comes (:mod:`streams.heartbeats`). 0: none (event time moves only with readings)."""
     stall_after_s: float = Field(default=120.0, ge=0)
     """A worker whose agents have taken nothing for this long from a partition where records wait
-    (while no rebalance, recovery or sink outage is under way) logs why at ERROR and exits with status
-    75, for its supervisor to start it again (:mod:`streams.health`). 0: never."""
+    (while no rebalance, recovery or sink outage is under way), or whose event loop has been held this
+    long, logs why at ERROR and exits with status 75, for its supervisor to start it again
+    (:mod:`streams.health`, :mod:`streams.loopwatch`). 0: never."""
 
 
 class Settings(BaseSettings):

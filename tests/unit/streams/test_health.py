@@ -183,3 +183,27 @@ async def test_only_a_sink_write_waiting_longer_than_5_s_counts_as_an_outage(tmp
     assert topology._sink_stuck()
     pending.set_result(None)
     assert not topology._sink_stuck()
+
+
+def test_consumer_lag_counts_the_agents_partitions_past_their_committed_offsets(tmp_path) -> None:
+    """The ``consumer_lag`` of the pipeline metrics: changelog partitions (assigned, never committed) and
+    partitions whose end is not known yet are left out."""
+    from streams.app import create_app
+    from vigil.settings import Settings
+
+    topology = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t").vigil
+    unheard = TP("vigil.readings", 4)
+
+    class Consumer(StandInConsumer):
+        def highwater(self, tp: TP) -> int:
+            if tp == unheard:
+                raise KeyError(tp)  # no fetch answered for it yet
+            return super().highwater(tp)
+
+    consumer = Consumer(
+        positions={RAW: 0, READINGS: 0, CHANGELOG: 0, unheard: 0},
+        highwaters={RAW: 120, READINGS: 500, CHANGELOG: 90_000},
+        _committed_offset={RAW: 100, READINGS: None},
+    )
+    topology.app = SimpleNamespace(consumer=consumer)
+    assert topology._consumer_lag() == (120 - 100) + (500 - 0)

@@ -1,0 +1,85 @@
+"""The event-loop watchdog thread (streams.loopwatch): a loop held by a blocking call is reported from
+another thread, with where it is held, and the process exits for its supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+import threading
+
+from streams.app import create_app
+from streams.health import EXIT_STALLED
+from streams.loopwatch import LoopWatch
+from vigil.settings import Settings
+
+
+def hold_the_loop(released: threading.Event) -> None:
+    """A blocking call in a coroutine: nothing else on the loop runs until ``released`` is set."""
+    assert released.wait(timeout=30), "the watchdog never fired"
+
+
+def test_a_loop_held_by_a_blocking_call_is_reported_with_where_it_is_held(caplog) -> None:
+    fired = threading.Event()
+    blocked: list[float] = []
+
+    def on_blocked(seconds: float) -> None:
+        blocked.append(seconds)
+        fired.set()
+
+    watch = LoopWatch(0.3, on_blocked=on_blocked, check_every_s=0.02)
+
+    async def main() -> None:
+        watch.start(asyncio.get_running_loop())
+        hold_the_loop(fired)  # returns as soon as the thread has fired
+
+    with caplog.at_level(logging.ERROR, logger="streams.loopwatch"):
+        asyncio.run(main())
+    watch.stop()
+    assert len(blocked) == 1 and blocked[0] >= 0.3
+    assert "event loop blocked for" in caplog.text and "in hold_the_loop" in caplog.text
+
+
+def test_a_stopped_watch_does_not_fire() -> None:
+    fired: list[float] = []
+    watch = LoopWatch(0.05, on_blocked=fired.append, check_every_s=0.01)
+
+    async def main() -> None:
+        watch.start(asyncio.get_running_loop())
+        watch.stop()
+
+    asyncio.run(main())
+    assert watch._thread is not None
+    watch._thread.join(timeout=5)  # the thread ends on stop, having looked at most once more
+    assert not watch._thread.is_alive() and fired == []
+
+
+def test_a_held_loop_ends_the_process_with_the_stall_status() -> None:
+    code = (
+        "import asyncio, logging, sys, time; logging.basicConfig(stream=sys.stderr);"
+        "from streams.loopwatch import LoopWatch\n"
+        "async def main():\n"
+        "    LoopWatch(0.2, check_every_s=0.02).start(asyncio.get_running_loop())\n"
+        "    time.sleep(30)\n"
+        "asyncio.run(main()); print('not reached')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == EXIT_STALLED
+    assert "event loop blocked" in done.stderr and "not reached" not in done.stdout
+
+
+def test_the_worker_watches_its_loop_only_when_the_stall_limit_is_on(tmp_path) -> None:
+    def tasks(stall_after_s: float) -> list[str]:
+        settings = Settings(worker={"store": "memory", "data_dir": tmp_path, "stall_after_s": stall_after_s})
+        app = create_app(settings, worker_id="t")
+        return [t.__name__ for t in app._app_tasks]
+
+    assert "_watch_loop" in tasks(120.0)
+    assert "_watch_loop" not in tasks(0.0)
+    assert (
+        create_app(
+            Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="u"
+        ).vigil.health.loop_watch.after_s
+        == 120.0
+    )
