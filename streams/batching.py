@@ -13,9 +13,10 @@ Acknowledgements are manual and up to the caller: a :class:`Batch`'s events are 
 Faust may commit their offsets) when it calls :meth:`Batch.ack`, which may be after later batches
 were taken (a checkpoint of several batches, :mod:`streams.topology`). Until then a crash replays
 them. ``idle`` (``(seconds, callback)``) runs the callback each time no event has arrived for that
-long while the stream is empty (asked again after each call), so unacknowledged work is finished
+long while no event can be taken (asked again after each call), so unacknowledged work is finished
 even when nothing more comes (Faust waits for every started event to be acknowledged before a
-rebalance or a shutdown completes).
+rebalance or a shutdown completes) — also when events were waiting in the queue but a rebalance
+cleared it or they belong to its ended generation.
 """
 
 from __future__ import annotations
@@ -66,10 +67,15 @@ async def natural_batches(
         # task dump (SIGUSR1 to a worker) crashes the worker on a task of any other awaitable
         nxt = _or_none(pending if pending is not None else events.__anext__())
         pending = None
-        if idle is None or not waiting.empty():
+        if idle is None:
             first = await nxt
         else:
-            first = await _next_or_idle(nxt, idle)
+            # An event waiting in the queue is no promise: a rebalance clears the queue, and Faust drops
+            # events of the ended generation as they are taken. Every wait must run the idle callback,
+            # or batches held for a checkpoint stall the rebalance, which waits for them.
+            taken, first = start_eagerly(nxt, through_bare_yields=True)
+            if not taken:
+                first = await _next_or_idle(_finish(first), idle)
         if first is None:
             return
         batch = [first]
@@ -88,6 +94,11 @@ async def _or_none(rest: Awaitable[Any]) -> Any:
         return await rest
     except StopAsyncIteration:
         return None
+
+
+async def _finish(rest: Awaitable[Any]) -> Any:
+    """``rest`` of a started coroutine, as a coroutine (see the comment in :func:`natural_batches`)."""
+    return await rest
 
 
 async def _next_or_idle(nxt: Awaitable[Any], idle: Idle) -> Any:
