@@ -26,7 +26,7 @@ from typing import Any
 import faust
 import orjson
 
-from streams.app import app_options
+from streams.app import App, app_options
 from streams.batching import natural_batches
 from streams.codecs import RawSchema, decode_reading
 from vigil.runtime import tune_gc
@@ -36,7 +36,7 @@ from vigil.settings import Settings, load_settings
 def floor_app(settings: Settings, count: int, datadir: Path) -> faust.App:
     """The floor app: its agent prints the result after ``count`` readings and stops the process."""
     options = app_options(settings, datadir) | {"store": "memory://", "web_enabled": False}
-    app = faust.App(f"{settings.worker.app_id}-floor", **options)
+    app = App(f"{settings.worker.app_id}-floor", **options)
     topic = app.topic(settings.topics.readings, schema=RawSchema(), partitions=settings.topics.partitions)
     started: list[float] = []  # wall clock and CPU time at the first batch
 

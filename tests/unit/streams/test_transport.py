@@ -147,3 +147,29 @@ async def test_after_a_rebalance_agent_partitions_with_no_committed_offset_go_ba
     monkeypatch.setattr(thread, "call_thread", in_this_loop)
     assert await thread.seek_to_committed() == committed
     assert sought == [TopicPartition(raw, 1), TopicPartition(raw, 2)]
+
+
+async def test_the_producer_buffer_counts_its_queue_without_asking_the_settings(tmp_path) -> None:
+    from streams.app import create_app
+    from streams.transport import ProducerBuffer
+    from vigil.settings import Settings
+
+    app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
+    buffer = app.producer.buffer
+    assert type(buffer) is ProducerBuffer and buffer.app is app
+    assert buffer.size == 0
+    for _ in range(3):
+        buffer.pending.put_nowait(asyncio.get_running_loop().create_future())
+    with pytest.warns(UserWarning, match="already used"):
+        app.conf.producer_threaded = True  # asked no more: the size is the queue's
+    assert buffer.size == 3
+
+
+def test_a_threaded_producer_is_refused(tmp_path) -> None:
+    from streams.app import create_app
+    from vigil.settings import Settings
+
+    app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
+    app.conf.producer_threaded = True
+    with pytest.raises(ValueError, match="producer_threaded"):
+        app.producer  # noqa: B018

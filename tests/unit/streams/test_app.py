@@ -1,0 +1,46 @@
+"""The worker's Faust app: events made without a settings lookup, and a Monitor sensor that keeps only
+what Faust reads back (streams.app)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import faust
+from faust.types import TP
+
+from streams.app import App, LeanMonitor, create_app
+from tests.unit.streams.async_probes import wait_until
+from vigil.settings import Settings
+
+
+def test_the_worker_app_uses_both(tmp_path) -> None:
+    app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
+    assert type(app) is App and type(app.monitor) is LeanMonitor
+
+
+async def test_events_are_faust_events() -> None:
+    app = App("lean-test", store="memory://", autodiscover=False, web_enabled=False)
+    topic = app.topic("t", key_type=bytes, value_type=bytes, value_serializer="raw")
+    seen: list[faust.EventT] = []
+
+    @app.agent(topic)
+    async def agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            seen.append(event)
+
+    async with agent.test_context() as ctx:
+        await ctx.put(b"v", key=b"k")
+        await wait_until(lambda: bool(seen))
+    assert type(seen[0]) is faust.Event and (seen[0].key, seen[0].value) == (b"k", b"v")
+
+
+def test_the_monitor_keeps_the_slow_stream_clock_and_no_statistics() -> None:
+    monitor = LeanMonitor()
+    tp, message = TP("t", 3), SimpleNamespace(time_in=None)
+    monitor.on_message_in(tp, 41, message)  # type: ignore[arg-type]
+    state = monitor.on_stream_event_in(tp, 41, object(), object())  # type: ignore[arg-type]
+    monitor.on_stream_event_out(tp, 41, object(), object(), state)  # type: ignore[arg-type]
+    monitor.on_message_out(tp, 41, message)  # type: ignore[arg-type]
+    # the aiokafka consumer's "stream stopped processing, or is slow" check reads this clock
+    assert tp in monitor.stream_inbound_time
+    assert monitor.events_total == monitor.messages_received_total == 0 and not monitor.events_by_stream
