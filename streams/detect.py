@@ -213,6 +213,7 @@ class _Batch:
         self.stage = stage
         self.view = view
         self.loaded: dict[str, tuple[int, Any, bytes | None]] = {}
+        self.loaded_on: dict[int, set[str]] = {}  # partition -> its patients in ``loaded`` (for ticks)
         self.result = StageResult()
         self.stored_watermarks: dict[int, datetime | None] = {}  # read from the view once per partition
         self.next_tick: dict[int, datetime] = {}  # partition -> the first tick boundary after its watermark
@@ -223,7 +224,7 @@ class _Batch:
             return hit[1]
         dirty = self.stage.dirty.get(patient_id)
         if dirty is not None:
-            self.loaded[patient_id] = dirty
+            self._load(patient_id, dirty)
             return dirty[1]
         data = self.view.state_bytes(patient_id, partition)
         cached = self.stage.cache.pop(patient_id, None)
@@ -233,8 +234,12 @@ class _Batch:
             st = cached[1]
         else:
             st = self.stage.state_from_bytes(data)
-        self.loaded[patient_id] = (partition, st, data)
+        self._load(patient_id, (partition, st, data))
         return st
+
+    def _load(self, patient_id: str, entry: tuple[int, Any, bytes | None]) -> None:
+        self.loaded[patient_id] = entry
+        self.loaded_on.setdefault(entry[0], set()).add(patient_id)
 
     def advance_watermark(self, partition: int, t: datetime) -> None:
         if partition in self.result.watermarks:
@@ -254,7 +259,7 @@ class _Batch:
                 now = tick_boundary(t, every)
                 self.next_tick[partition] = now + every
                 known = set(self.view.patients(partition))
-                known.update(p for p, (part, _, _) in self.loaded.items() if part == partition)
+                known.update(self.loaded_on.get(partition, ()))
                 for pid in sorted(known):
                     self.result.events.extend(self.stage.monitor.tick(self.state(pid, partition), now))
         self.result.watermarks[partition] = t
