@@ -85,8 +85,8 @@ class WorkerHealth:
         self.undelivered: Undelivered[Any] = Undelivered()
         self.stalls: list[Stall[Any]] = []
         self.refetched = 0
-        self.loop_watch = LoopWatch(stall_after_s)
         """Partitions fetched again because their records were never delivered (since the start)."""
+        self.loop_watch = LoopWatch(stall_after_s)
 
     @property
     def stall_after_s(self) -> float:
