@@ -75,7 +75,7 @@ async def natural_batches(
             # or batches held for a checkpoint stall the rebalance, which waits for them.
             taken, first = start_eagerly(nxt, through_bare_yields=True)
             if not taken:
-                first = await _next_or_idle(_finish(first), idle)
+                first = await _next_or_idle(_or_none(first), idle)
         if first is None:
             return
         batch = [first]
@@ -94,11 +94,6 @@ async def _or_none(rest: Awaitable[Any]) -> Any:
         return await rest
     except StopAsyncIteration:
         return None
-
-
-async def _finish(rest: Awaitable[Any]) -> Any:
-    """``rest`` of a started coroutine, as a coroutine (see the comment in :func:`natural_batches`)."""
-    return await rest
 
 
 async def _next_or_idle(nxt: Awaitable[Any], idle: Idle) -> Any:
