@@ -86,7 +86,8 @@ class WorkerHealth:
         self.stalls: list[Stall[Any]] = []
         self.refetched = 0
         """Partitions fetched again because their records were never delivered (since the start)."""
-        self.loop_watch = LoopWatch(stall_after_s)
+        self.loop_watch = LoopWatch(stall_after_s, on_blocked=lambda _seconds: self.on_stall([]))
+        """Stops the worker like a stall when its event loop is held (:mod:`streams.loopwatch`)."""
 
     @property
     def stall_after_s(self) -> float:

@@ -6,11 +6,11 @@ health page goes unanswered. Kubernetes' liveness probe restarts such a worker; 
 policy does not (an unhealthy container is left running). :class:`LoopWatch` closes that gap: the
 loop stamps a time every ``check_every_s``, a daemon thread looks at the stamp, and once it is older
 than ``after_s`` the thread logs an ERROR with where the loop's thread is (code locations only, no
-local variables) and calls ``on_blocked`` (default: exit with :data:`streams.health.EXIT_STALLED`,
-like a stall).
+local variables) and calls ``on_blocked`` (the worker's: :class:`streams.health.WorkerHealth` stops
+it as it stops a stalled one, exit status 75).
 
 >>> clock = iter([0.0, 10.0, 200.0]).__next__
->>> watch = LoopWatch(after_s=120, clock=clock)
+>>> watch = LoopWatch(after_s=120, on_blocked=print, clock=clock)
 >>> watch.beat()  # the loop turned at t=0
 >>> watch.blocked_for(), watch.blocked_for()  # at t=10, t=200
 (None, 200.0)
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import threading
 import time
@@ -30,14 +29,6 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 
-def exit_blocked(blocked_s: float) -> None:
-    """Stop the process at once (the loop cannot run a graceful stop); status as for a stall."""
-    from streams.health import EXIT_STALLED
-
-    logging.shutdown()
-    os._exit(EXIT_STALLED)
-
-
 class LoopWatch:
     """Calls ``on_blocked`` when the watched event loop has not turned for ``after_s`` seconds."""
 
@@ -45,7 +36,7 @@ class LoopWatch:
         self,
         after_s: float,
         *,
-        on_blocked: Callable[[float], None] = exit_blocked,
+        on_blocked: Callable[[float], None],
         check_every_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

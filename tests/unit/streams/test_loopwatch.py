@@ -55,12 +55,12 @@ def test_a_stopped_watch_does_not_fire() -> None:
     assert not watch._thread.is_alive() and fired == []
 
 
-def test_a_held_loop_ends_the_process_with_the_stall_status() -> None:
+def test_a_held_loop_ends_the_worker_with_the_stall_status() -> None:
     code = (
         "import asyncio, logging, sys, time; logging.basicConfig(stream=sys.stderr);"
-        "from streams.loopwatch import LoopWatch\n"
+        "from streams.health import WorkerHealth\n"
         "async def main():\n"
-        "    LoopWatch(0.2, check_every_s=0.02).start(asyncio.get_running_loop())\n"
+        "    WorkerHealth(None, [], 0.2).loop_watch.start(asyncio.get_running_loop())\n"
         "    time.sleep(30)\n"
         "asyncio.run(main()); print('not reached')"
     )
