@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -51,10 +52,13 @@ async def test_a_batch_never_exceeds_max_size() -> None:
     assert [len(b) for b in handled] == [2, 2, 1]
 
 
-async def test_unacknowledged_work_is_finished_when_no_event_comes() -> None:
-    """The idle callback runs once the stream has been empty for the limit it asks for, and the
-    iteration goes on afterwards."""
-    app = faust.App("batching-idle", store="memory://", autodiscover=False, web_enabled=False)
+def holding_agent(
+    name: str, on_batch: Callable[[Batch], Awaitable[None]] | None = None
+) -> tuple[Any, list[int]]:
+    """An agent that holds each batch unacknowledged (after awaiting ``on_batch`` with it), with an idle
+    callback (limit 0.05 s while one is held) that acknowledges them; returns the agent and how many
+    batches each idle call found."""
+    app = faust.App(name, store="memory://", autodiscover=False, web_enabled=False)
     topic = app.topic("t", key_type=bytes, value_type=bytes, value_serializer="raw")
     held: list[Batch] = []
     idle_calls: list[int] = []
@@ -69,8 +73,17 @@ async def test_unacknowledged_work_is_finished_when_no_event_comes() -> None:
     async def agent(stream: faust.StreamT) -> None:
         idle = (lambda: 0.05 if held else None, finish_held)
         async for batch in natural_batches(stream, 10, idle=idle):
+            if on_batch is not None:
+                await on_batch(batch)
             held.append(batch)  # not acknowledged here
 
+    return agent, idle_calls
+
+
+async def test_unacknowledged_work_is_finished_when_no_event_comes() -> None:
+    """The idle callback runs once the stream has been empty for the limit it asks for, and the
+    iteration goes on afterwards."""
+    agent, idle_calls = holding_agent("batching-idle")
     async with agent.test_context() as ctx:
         event = await ctx.put(b"a", wait=False)
         await wait_until(lambda: idle_calls == [1])
@@ -85,27 +98,14 @@ async def test_held_batches_are_finished_while_the_queue_holds_only_events_faust
     same: the rebalance waits for the held batches. Before, an agent that found events waiting waited
     for one without the callback, and held the group's rebalance until it was expelled (the kill -9
     test under CPU load: 3,334 readings unacknowledged for 70 s)."""
-    app = faust.App("batching-stale", store="memory://", autodiscover=False, web_enabled=False)
-    topic = app.topic("t", key_type=bytes, value_type=bytes, value_serializer="raw")
-    held: list[Batch] = []
-    idle_calls: list[int] = []
     gate = asyncio.Event()
     at_gate: list[Batch] = []
 
-    async def finish_held() -> None:
-        idle_calls.append(len(held))
-        for batch in held:
-            await batch.ack()
-        held.clear()
+    async def wait_at_gate(batch: Batch) -> None:
+        at_gate.append(batch)
+        await gate.wait()  # the stale events are queued meanwhile
 
-    @app.agent(topic)
-    async def agent(stream: faust.StreamT) -> None:
-        idle = (lambda: 0.05 if held else None, finish_held)
-        async for batch in natural_batches(stream, 10, idle=idle):
-            at_gate.append(batch)
-            await gate.wait()  # the stale events are queued meanwhile
-            held.append(batch)  # acknowledged by the idle callback
-
+    agent, idle_calls = holding_agent("batching-stale", wait_at_gate)
     async with agent.test_context() as ctx:
         first = await ctx.put(b"a", wait=False)
         await wait_until(lambda: len(at_gate) == 1)  # the agent has taken "a" and waits in its body
