@@ -109,11 +109,12 @@ class WorkerHealth:
         every = CHECK_EVERY_S if self.stall_after_s <= 0 else min(CHECK_EVERY_S, self.stall_after_s / 4)
         self.app.timer(max(0.5, every), name="consumer-watchdog")(self.watch)
         if self.stall_after_s > 0:
-            self.app.task(self._watch_loop)
+            self.app.on_partitions_assigned.connect(self._watch_loop)
             self.app.on_before_shutdown.connect(self._stop_watching_loop)
 
-    async def _watch_loop(self) -> None:
-        """Worker started: a thread watches that the event loop keeps turning (:mod:`streams.loopwatch`)."""
+    async def _watch_loop(self, *args: Any, **kwargs: Any) -> None:
+        """First assignment (before the tables are recovered, which Faust's app tasks wait for): a thread
+        watches from now on that the event loop keeps turning (:mod:`streams.loopwatch`)."""
         self.loop_watch.start(asyncio.get_running_loop())
 
     async def _stop_watching_loop(self, *args: Any, **kwargs: Any) -> None:

@@ -60,8 +60,14 @@ class LoopWatch:
         waited = self.clock() - self.last
         return waited if waited >= self.after_s else None
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Stamp from ``loop`` (call from its thread) and start the watching thread."""
+        """Stamp from ``loop`` (call from its thread) and start the watching thread (once)."""
+        if self.started:
+            return
         self._loop_thread = threading.get_ident()
 
         def stamp() -> None:
