@@ -29,7 +29,6 @@ import orjson
 from streams.app import App, app_options
 from streams.batching import natural_batches
 from streams.codecs import RawSchema, decode_reading
-from vigil.runtime import tune_gc
 from vigil.settings import Settings, load_settings
 
 
@@ -72,7 +71,6 @@ def main(argv: list[str]) -> None:
     settings = load_settings()
     with tempfile.TemporaryDirectory(prefix="vigil-floor-") as datadir:
         app = floor_app(settings, count, Path(datadir))
-        tune_gc()
         Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 

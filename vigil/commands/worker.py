@@ -18,7 +18,6 @@ def worker(
     from faust.worker import Worker
 
     from streams.app import create_app
-    from vigil.runtime import tune_gc
     from vigil.settings import load_settings
 
     settings = load_settings()
@@ -26,8 +25,7 @@ def worker(
         from ingest.topics import ensure_topics
 
         ensure_topics(settings)
-    faust_app = create_app(settings, worker_id=worker_id or None)
-    tune_gc()
+    faust_app = create_app(settings, worker_id=worker_id or None)  # tunes the process when it starts
     Worker(faust_app, loglevel=settings.log_level.lower(), quiet=True).execute_from_commandline()
 
 

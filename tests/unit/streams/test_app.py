@@ -1,8 +1,9 @@
-"""The worker's Faust app: events made without a settings lookup, and a Monitor sensor that keeps only
-what Faust reads back (streams.app)."""
+"""The worker's Faust app: events made without a settings lookup, a Monitor sensor that keeps only what
+Faust reads back, and the garbage collector tuned when it starts (streams.app)."""
 
 from __future__ import annotations
 
+import gc
 from types import SimpleNamespace
 
 import faust
@@ -10,12 +11,26 @@ from faust.types import TP
 
 from streams.app import App, LeanMonitor, create_app
 from tests.unit.streams.async_probes import wait_until
+from vigil.runtime import GC_THRESHOLDS
 from vigil.settings import Settings
 
 
 def test_the_worker_app_uses_both(tmp_path) -> None:
     app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
     assert type(app) is App and type(app.monitor) is LeanMonitor
+
+
+async def test_the_garbage_collector_is_tuned_when_the_app_first_starts(tmp_path) -> None:
+    """For ``vigil worker`` and ``faust -A streams.app worker`` alike: the app does it, not a command."""
+    app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
+    thresholds = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        await app.on_first_start()
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 async def test_events_are_faust_events() -> None:
