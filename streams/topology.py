@@ -20,11 +20,13 @@ that change patient state (detect, acknowledge, profile) take turns, one batch a
    then its dead letters (with a batch InfluxDB rejected), then the wait for Kafka's delivery;
 2. is *checkpointed* with the batches before it: at once for acknowledgements and profiles, every
    ``worker.checkpoint_interval_ms`` for readings (default 1 s after the last one, also when no reading
-   comes; at once when a rebalance or shutdown has begun). A checkpoint waits for the batches' sinks,
-   writes each changed patient state once, then the watermarks and source positions and, last, the
-   offsets they include to the table, then acknowledges the batches' events so Faust may commit their
+   comes; at once when a rebalance or shutdown has begun). A checkpoint encodes each changed patient
+   state once and takes it, with the watermarks, source positions and offsets the batches include, as
+   a *snapshot*; a background task (:class:`Storing`) waits for the batches' sinks, writes the snapshot
+   to the table (offsets last), then acknowledges the batches' events so Faust may commit their
    offsets (after flushing the producer, including the changelog) and queues their alerts' Grafana
-   annotations.
+   annotations. The agents go on meanwhile (reads see the snapshot); the next checkpoint first waits
+   for the last one's task.
 
 A crash before a checkpoint replays its batches: the InfluxDB points overwrite themselves and the
 monitor, with the checkpointed state, makes the same decisions again (output records are sent again:
@@ -85,6 +87,10 @@ Record = tuple[bytes | None, bytes, list[tuple[str, bytes]] | None]
 """An output record: key, value, headers."""
 """Header on a validated reading: ``<raw partition>:<raw offset>:<item index>`` it came from."""
 METRICS_INTERVAL_S = 10.0
+STORE_CHUNK = 100
+"""Table writes a background checkpoint makes between two turns of the event loop (~4 ms)."""
+SHUTDOWN_STORE_WAIT_S = 10.0
+"""How long a graceful stop waits for the last checkpoint's background task."""
 SINK_STUCK_S = 5.0
 """A sink write under way this long is an outage (the consumer watchdog waits: :mod:`streams.health`);
 shorter ones are the normal overlap of a batch's sink with the next batches."""
@@ -198,6 +204,20 @@ class Handled:
     holes: list[Hole] = field(default_factory=list)  # ranges read again, released after the acknowledgement
 
 
+@dataclass(slots=True)
+class Storing:
+    """A checkpoint's snapshot on its way into the table (:meth:`Topology.checkpoint`)."""
+
+    handled: list[Handled]  # the batches it makes durable, acknowledged once it is stored
+    writes: dict[bytes, tuple[int, bytes]]  # key -> (partition, value), in write order (offsets last)
+    contexts: dict[int, Any]  # partition -> an event of it (the table writes' partition)
+    task: asyncio.Future[None] | None = None
+
+    def failed(self) -> bool:
+        task = self.task
+        return task is not None and task.done() and (task.cancelled() or task.exception() is not None)
+
+
 class Topology:
     """Declares topics, the table and the agents on ``app``; sinks connect on first use."""
 
@@ -237,6 +257,8 @@ class Topology:
         self.unstored: dict[bytes, tuple[int, bytes]] = {}
         """Table writes of handled batches waiting for the next checkpoint: key -> (partition, value)."""
         self._handled: list[Handled] = []
+        self._storing: Storing | None = None
+        """The last checkpoint, until an agent has seen it stored (:meth:`stored`)."""
         self._contexts: dict[int, Any] = {}  # partition -> an event of it, for the checkpoint's table writes
         self._checkpoint_every = settings.worker.checkpoint_interval_ms / 1000.0
         self._checkpointed_at = time.monotonic()
@@ -308,28 +330,53 @@ class Topology:
                         self._handled.append(handled)
                         if checkpoint_at_once or self._idle_limit() == 0.0:
                             await self.checkpoint()
+                        if checkpoint_at_once:
+                            await self.stored()
 
         agent.__name__ = handle.__name__.lstrip("_")
         return agent
 
     # -- checkpoints -------------------------------------------------------------------------------
     async def checkpoint(self) -> None:
-        """Make the handled batches durable, in order: wait until their outputs are in InfluxDB and Kafka,
-        write the patients' changed states, the watermarks and source positions and, last, the offsets
-        they include to the table, then acknowledge their events (Faust may commit them). Call under
-        :attr:`state_lock`."""
-        handled = self._handled
-        await asyncio.gather(*(h.sink for h in handled))
-        self._handled = []
+        """Make the handled batches durable, in order. Here: wait until the last checkpoint is stored,
+        then take the snapshot (the patients' changed states encoded, the watermarks, source positions
+        and, last, the offsets the batches include). In a background task (:meth:`_store`): wait until
+        their outputs are in InfluxDB and Kafka, write the snapshot to the table, then acknowledge their
+        events (Faust may commit them). Call under :attr:`state_lock`."""
+        await self.stored()
+        handled, self._handled = self._handled, []
         contexts, self._contexts = self._contexts, {}
-        for pid, (partition, data) in self.stage.checkpoint().items():
-            with event_context(contexts[partition]):
-                self.table[pid.encode()] = data
-        writes, self.unstored = self.unstored, {}
-        for key, (partition, value) in sorted(writes.items(), key=lambda kv: kv[0].startswith(OFFSET_PREFIX)):
-            with event_context(contexts[partition]):
+        writes = {pid.encode(): state for pid, state in self.stage.checkpoint().items()}
+        unstored, self.unstored = self.unstored, {}
+        for key in sorted(unstored, key=lambda k: k.startswith(OFFSET_PREFIX)):
+            writes[key] = unstored[key]
+        storing = Storing(handled, writes, contexts)
+        storing.task = asyncio.ensure_future(self._store(storing))
+        self._storing = storing
+        self._checkpointed_at = time.monotonic()
+
+    async def stored(self) -> None:
+        """Wait until the last checkpoint is in the table and acknowledged; raise what stopped it."""
+        storing = self._storing
+        if storing is None or storing.task is None:
+            return
+        try:
+            await asyncio.shield(storing.task)  # an agent cancelled while waiting leaves it running
+        except BaseException:
+            if storing.task.done() and self._storing is storing:
+                self._storing = None  # reported once; what it held is replayed
+            raise
+        if self._storing is storing:
+            self._storing = None
+
+    async def _store(self, storing: Storing) -> None:
+        await asyncio.gather(*(h.sink for h in storing.handled))
+        for n, (key, (partition, value)) in enumerate(storing.writes.items(), 1):
+            with event_context(storing.contexts[partition]):
                 self.table[key] = value
-        for h in handled:
+            if n % STORE_CHUNK == 0:
+                await asyncio.sleep(0)  # the agents go on between chunks
+        for h in storing.handled:
             if h.batch is not None:
                 await h.batch.ack()
             await self._release(h.holes)
@@ -339,11 +386,13 @@ class Topology:
             self.metrics.batch(
                 readings=h.readings, alerts=len(h.alerts), dead_letters=h.dead_letters, latency_s=latency
             )
-        self._checkpointed_at = time.monotonic()
+        storing.writes = {}  # in the table now
 
     def _idle_limit(self) -> float | None:
         """Seconds until a checkpoint is due (0: now; None: nothing to checkpoint). While Faust's flow is
         suspended (a rebalance or a shutdown has begun, and waits for the checkpoint) it is due at once."""
+        if self._storing is not None and self._storing.failed():
+            return 0.0  # the next checkpoint raises what stopped it
         if not self._handled:
             return None
         if not self.app.flow_control.is_active():
@@ -369,8 +418,9 @@ class Topology:
             raise
 
     def _abandon(self) -> None:
-        """Forget everything not checkpointed (a batch failed): the table is the truth again, the batches'
-        events stay unacknowledged and are read again (:meth:`with_skipped_records`, or after a restart)."""
+        """Forget everything not checkpointed (a batch failed): the table, with the checkpoint being stored,
+        is the truth again; the batches' events stay unacknowledged and are read again
+        (:meth:`with_skipped_records`, or after a restart)."""
         for h in self._handled:
             h.sink.cancel()
         self._handled.clear()
@@ -482,10 +532,16 @@ class Topology:
         """A handled batch's InfluxDB write or Kafka delivery has been under way for more than
         :data:`SINK_STUCK_S` (an outage: the agents wait for it, which is not a stall)."""
         now = time.perf_counter()
-        return any(not h.sink.done() and now - h.started > SINK_STUCK_S for h in self._handled)
+        storing = self._storing.handled if self._storing is not None else []
+        return any(not h.sink.done() and now - h.started > SINK_STUCK_S for h in [*storing, *self._handled])
 
     async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
-        """Graceful stop (consumer already stopped): give queued annotations a moment, close InfluxDB."""
+        """Graceful stop (consumer already stopped): let the last checkpoint's task end, give queued
+        annotations a moment, close InfluxDB."""
+        storing = self._storing
+        if storing is not None and storing.task is not None and not storing.task.done():
+            with contextlib.suppress(Exception):  # not stored: replayed after the restart
+                await asyncio.wait_for(asyncio.shield(storing.task), timeout=SHUTDOWN_STORE_WAIT_S)
         self._abandon()  # the consumer waited for the last checkpoint; anything later is replayed
         if self._sinks_ready:
             await self.annotations.stop(drain_timeout_s=5.0)
@@ -494,12 +550,13 @@ class Topology:
 
     # -- patient index (for event-time ticks) --------------------------------------------------
     def patients_of(self, partition: int) -> set[str]:
-        """Patients with state on ``partition``: read from the table the first time after an assignment,
-        then kept up to date as new patients are stored."""
+        """Patients with state on ``partition``: read from the table (and the checkpoint being stored) the
+        first time after an assignment, then kept up to date as new patients are stored."""
         if partition not in self._index:
+            storing = self._storing.writes if self._storing is not None else {}
             self._index[partition] = {
                 key.decode()
-                for key in self.table
+                for key in [*self.table, *storing]
                 if not key.startswith(b"~") and partition_for(key, self.partitions) == partition
             }
         return self._index[partition]
@@ -712,10 +769,13 @@ class Topology:
 
     def stored_value(self, key: bytes, event: Any = None) -> bytes | None:
         """A table value as it will be after the next checkpoint: a handled batch's pending write
-        (:attr:`unstored`), else the table's (looked up in ``event``'s partition if given, else in all)."""
-        unstored = self.unstored.get(key)
-        if unstored is not None:
-            return unstored[1]
+        (:attr:`unstored`), else the last checkpoint's if it is still being stored, else the table's
+        (looked up in ``event``'s partition if given, else in all)."""
+        pending = self.unstored.get(key)
+        if pending is None and self._storing is not None:
+            pending = self._storing.writes.get(key)
+        if pending is not None:
+            return pending[1]
         if event is None:
             return self.table.get(key)  # type: ignore[no-any-return]
         with event_context(event):

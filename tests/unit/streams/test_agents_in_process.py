@@ -24,6 +24,8 @@ from streams.app import create_app
 from streams.grafana_sink import AnnotationSink
 from streams.heartbeats import Heartbeat
 from streams.influx_sink import InfluxSink
+from streams.partitioning import partition_for
+from streams.topology import Storing
 from tests.unit.streams.async_probes import wait_until
 from vigil.settings import Settings
 
@@ -97,6 +99,13 @@ def handled(topology: Any) -> int:
     """Readings the detect agent has finished with (sent, written and, at a checkpoint, stored): counted
     after the state."""
     return int(topology.metrics.readings)
+
+
+def not_stored(topology: Any) -> int:
+    """Batches handled and not yet in the table: waiting for a checkpoint, or in the one being stored."""
+    storing = topology._storing
+    in_flight = storing.handled if storing is not None and not storing.task.done() else []
+    return len(topology._handled) + len(in_flight)
 
 
 def readings() -> list[bytes]:
@@ -221,7 +230,7 @@ async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it
         await asyncio.wait_for(in_flight.wait(), 10)  # the detect batch has decided, not yet stored
         await profile.put(scale_2, key=b"p-1", wait=False)
         # the profile batch is handled too (on the detect batch's state) before either is stored
-        await wait_until(lambda: len(topo._handled) == 2)
+        await wait_until(lambda: not_stored(topo) == 2)
         assert b"p-1" not in cap.changelog
         release.set()
         await wait_until(lambda: not topo._handled and b"p-1" in cap.changelog)
@@ -231,6 +240,67 @@ async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it
     assert len(cap.records["scores"]) == 3
     stored_topics = {key.split(b":")[1].decode() for key in cap.changelog if key.startswith(b"~off:")}
     assert stored_topics == {topo.readings.get_topic_name(), topo.profiles.get_topic_name()}
+
+
+async def test_the_detect_agent_goes_on_while_a_checkpoint_waits_for_its_sinks(tmp_path: Path) -> None:
+    """A checkpoint is stored in the background: the next batch is decided (from the state the checkpoint
+    is storing, not the table's older one) while the first batch's InfluxDB write still hangs."""
+    app, cap = captured(tmp_path, checkpoint_interval_ms=0)  # a checkpoint after every batch
+    topo = app.vigil
+    in_flight, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_influx(body: bytes) -> None:
+        in_flight.set()
+        await release.wait()
+        await cap.post_influx(body)
+
+    topo.influx._post = slow_influx
+    first, second = readings()[:3], readings()[3:6]
+    async with topo.detect_agent.test_context() as detect:
+        for value in first:
+            await detect.put(value, key=b"p-1", wait=False)
+        await asyncio.wait_for(in_flight.wait(), 10)
+        await wait_until(lambda: len(cap.records.get("scores", [])) == 3)
+        for value in second:
+            await detect.put(value, key=b"p-1", wait=False)
+        await wait_until(lambda: len(cap.records.get("scores", [])) == 6)  # decided, not stored
+        assert b"p-1" not in cap.changelog and handled(topo) == 0
+        release.set()
+        await wait_until(lambda: handled(topo) == 6 and not_stored(topo) == 0)
+    state = PatientState.from_bytes(topo.table[b"p-1"])
+    assert len(state.recent_ids) == 6  # the second batch built on the first one's state
+    assert len([line for line in cap.influx if line.startswith("reading,")]) == 6
+
+
+async def test_a_checkpoint_that_could_not_be_stored_fails_the_next_one(captured_app) -> None:
+    """A background store that failed (a sink's Kafka delivery, say) is due at once and raised by the next
+    checkpoint, before it takes a snapshot; reported once."""
+    app, _ = captured_app
+    topo = app.vigil
+
+    async def delivery_failed() -> None:
+        raise RuntimeError("delivery failed")
+
+    failed = Storing([], {b"p-1": (0, b"state")}, {})
+    failed.task = asyncio.ensure_future(delivery_failed())
+    topo._storing = failed
+    await asyncio.sleep(0)
+    assert topo._idle_limit() == 0.0
+    with pytest.raises(RuntimeError, match="delivery failed"):
+        await topo.checkpoint()
+    assert topo._storing is None and topo._idle_limit() is None
+    await topo.checkpoint()  # nothing left to report
+
+
+def test_a_patient_only_in_the_checkpoint_being_stored_is_still_ticked(captured_app) -> None:
+    """The tick index, rebuilt after a failed batch, includes patients whose first state is still on its
+    way into the table (else a patient who then falls silent would never get a data-gap alert)."""
+    app, _ = captured_app
+    topo = app.vigil
+    partition = partition_for(b"p-new", topo.partitions)
+    topo._storing = Storing([], {b"p-new": (partition, b"{}"), b"~wm:%d" % partition: (partition, b"x")}, {})
+    topo._abandon()
+    assert topo.patients_of(partition) == {"p-new"}
 
 
 async def test_a_heartbeat_record_raises_a_silent_patients_data_gap_and_is_no_reading(captured_app) -> None:
