@@ -538,10 +538,8 @@ class Topology:
     async def _on_shutdown(self, *args: Any, **kwargs: Any) -> None:
         """Graceful stop (consumer already stopped): let the last checkpoint's task end, give queued
         annotations a moment, close InfluxDB."""
-        storing = self._storing
-        if storing is not None and storing.task is not None and not storing.task.done():
-            with contextlib.suppress(Exception):  # not stored: replayed after the restart
-                await asyncio.wait_for(asyncio.shield(storing.task), timeout=SHUTDOWN_STORE_WAIT_S)
+        with contextlib.suppress(Exception):  # not stored: replayed after the restart
+            await asyncio.wait_for(self.stored(), timeout=SHUTDOWN_STORE_WAIT_S)
         self._abandon()  # the consumer waited for the last checkpoint; anything later is replayed
         if self._sinks_ready:
             await self.annotations.stop(drain_timeout_s=5.0)

@@ -284,12 +284,13 @@ async def test_a_checkpoint_that_could_not_be_stored_fails_the_next_one(captured
     failed = Storing([], {b"p-1": (0, b"state")}, {})
     failed.task = asyncio.ensure_future(delivery_failed())
     topo._storing = failed
-    await asyncio.sleep(0)
+    await wait_until(failed.task.done)
     assert topo._idle_limit() == 0.0
     with pytest.raises(RuntimeError, match="delivery failed"):
         await topo.checkpoint()
     assert topo._storing is None and topo._idle_limit() is None
     await topo.checkpoint()  # nothing left to report
+    await topo.stored()
 
 
 def test_a_patient_only_in_the_checkpoint_being_stored_is_still_ticked(captured_app) -> None:
