@@ -108,6 +108,19 @@ def not_stored(topology: Any) -> int:
     return len(topology._handled) + len(in_flight)
 
 
+def held_influx(topology: Any, cap: Captured) -> tuple[asyncio.Event, asyncio.Event]:
+    """Make InfluxDB writes hang: the first event is set when a write starts, the second lets them through."""
+    in_flight, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_influx(body: bytes) -> None:
+        in_flight.set()
+        await release.wait()
+        await cap.post_influx(body)
+
+    topology.influx._post = slow_influx
+    return in_flight, release
+
+
 def readings() -> list[bytes]:
     return [
         make_reading(
@@ -215,14 +228,7 @@ async def test_a_profile_arriving_during_a_detect_batch_is_not_overwritten_by_it
     stored with the update lost)."""
     app, cap = captured(tmp_path, checkpoint_interval_ms=60_000)  # the detect batch waits for the profile's
     topo = app.vigil
-    in_flight, release = asyncio.Event(), asyncio.Event()
-
-    async def slow_influx(body: bytes) -> None:
-        in_flight.set()
-        await release.wait()
-        await cap.post_influx(body)
-
-    topo.influx._post = slow_influx
+    in_flight, release = held_influx(topo, cap)
     scale_2 = orjson.dumps({"patient_id": "p-1", "spo2_scale": 2})
     async with topo.detect_agent.test_context() as detect, topo.profile_agent.test_context() as profile:
         for value in readings()[:3]:  # not waiting: the agent holds its batch until `release`
@@ -247,14 +253,7 @@ async def test_the_detect_agent_goes_on_while_a_checkpoint_waits_for_its_sinks(t
     is storing, not the table's older one) while the first batch's InfluxDB write still hangs."""
     app, cap = captured(tmp_path, checkpoint_interval_ms=0)  # a checkpoint after every batch
     topo = app.vigil
-    in_flight, release = asyncio.Event(), asyncio.Event()
-
-    async def slow_influx(body: bytes) -> None:
-        in_flight.set()
-        await release.wait()
-        await cap.post_influx(body)
-
-    topo.influx._post = slow_influx
+    in_flight, release = held_influx(topo, cap)
     first, second = readings()[:3], readings()[3:6]
     async with topo.detect_agent.test_context() as detect:
         for value in first:
