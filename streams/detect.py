@@ -7,9 +7,12 @@ and returns everything to store and send: scored readings, NEWS2 scores, alert
 events, the new state bytes per patient and the new per-partition watermarks.
 Nothing is written here: the agent stores the sink output first and the state last
 (see ``docs/streams.md``, "No data lost"). With ``deferred=True`` (the worker) a batch leaves
-the states it changed *dirty* in memory, where the next batches use them, and
-:meth:`DetectStage.checkpoint` encodes each once for the table (a patient's state is written
-once per checkpoint, not once per batch).
+the states it changed *dirty* in memory, where the next batches use them, and a checkpoint
+encodes each once for the table (a patient's state is written once per checkpoint, not once per
+batch). :meth:`DetectStage.seal` takes them for a checkpoint without encoding them: a
+:class:`Snapshot` encodes a state when the next batch first touches it (before changing it) or
+when the worker gets round to it in the background, so a checkpoint does not hold up the batches
+while a thousand states are encoded.
 
 Data-gap ticks are driven by event time, deterministically: each partition has a
 watermark (its largest event time so far, kept in the table so it survives a crash
@@ -116,6 +119,34 @@ class StageResult:
         return pts
 
 
+@dataclass(slots=True)
+class Snapshot:
+    """The patient states of one checkpoint, encoded lazily (deferred mode, :meth:`DetectStage.seal`).
+
+    ``pending`` states are as they were at the checkpoint and not encoded yet; a batch that touches one
+    first encodes it here (:meth:`take`), and the worker encodes the rest in the background
+    (:meth:`DetectStage.encode_sealed`). ``changed`` holds the encoded states that differ from what
+    the table had (patient -> (partition, bytes)): what the checkpoint writes.
+
+    >>> from detectors.monitor import PatientState
+    >>> snap = Snapshot({"p1": (0, PatientState("p1"), None)})
+    >>> part, st, data = snap.take("p1")
+    >>> data == st.to_bytes(), list(snap.changed), snap.pending
+    (True, ['p1'], {})
+    """
+
+    pending: dict[str, tuple[int, Any, bytes | None]] = field(default_factory=dict)
+    changed: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+
+    def take(self, patient_id: str) -> tuple[int, Any, bytes]:
+        """Encode a pending state now (it is about to change): ``(partition, state, its bytes)``."""
+        part, st, before = self.pending.pop(patient_id)
+        data = st.to_bytes()
+        if data != before:
+            self.changed[patient_id] = (part, data)
+        return part, st, data
+
+
 def tick_boundary(t: datetime, every: timedelta) -> datetime:
     """The last multiple of ``every`` (since the Unix epoch) at or before ``t``.
 
@@ -143,6 +174,9 @@ class DetectStage:
         self.dirty: dict[str, tuple[int, Any, bytes | None]] = {}
         """Deferred mode: patient -> (partition, state changed since the last checkpoint, the stored bytes
         it started from). These objects, not the stored bytes, are the patients' current states."""
+        self.sealed = Snapshot()
+        """Deferred mode: the last checkpoint's states while they are being encoded and stored (see
+        :meth:`seal`); a batch takes a state from here before it changes it."""
         self.state_from_bytes = state_from_bytes
         self.tick_every = tick_every
         self.profile_for = profile_for or (lambda pid: PatientProfile(patient_id=pid))
@@ -154,21 +188,40 @@ class DetectStage:
 
     def forget(self) -> None:
         """Drop the decoded and the dirty states (partitions revoked, or a batch failed before its
-        checkpoint: the table is the truth)."""
+        checkpoint: the table, with the checkpoint being stored, is the truth). A sealed snapshot stays:
+        it is the checkpoint being stored (:meth:`unseal` drops it)."""
         self.cache.clear()
         self.dirty.clear()
 
-    def checkpoint(self) -> dict[str, tuple[int, bytes]]:
-        """Deferred mode: the dirty states encoded, those that differ from what is stored (patient ->
-        (partition, bytes)); they are clean afterwards."""
-        changed: dict[str, tuple[int, bytes]] = {}
-        for pid, (part, st, before) in self.dirty.items():
-            data = st.to_bytes()
-            if data != before:
-                changed[pid] = (part, data)
+    def seal(self) -> Snapshot:
+        """Deferred mode: take the dirty states for a checkpoint, as they are now, without encoding them
+        (they are clean afterwards). Encode them with :meth:`encode_sealed`; the batches that touch
+        one first encode it. Call :meth:`unseal` once the snapshot is stored, or given up."""
+        self.sealed = Snapshot(self.dirty)
+        self.dirty = {}
+        return self.sealed
+
+    def encode_sealed(self, snapshot: Snapshot, limit: int | None = None) -> int:
+        """Encode up to ``limit`` (None: all) of ``snapshot``'s pending states, keeping each decoded for
+        the next batch; returns how many are left."""
+        pending = snapshot.pending
+        for pid in list(pending)[:limit]:
+            _, st, data = snapshot.take(pid)
             self.cache[pid] = (data, st)
-        self.dirty.clear()
-        return changed
+        return len(pending)
+
+    def unseal(self, snapshot: Snapshot) -> None:
+        """The snapshot is in the table (or given up): batches read states from the table again."""
+        if self.sealed is snapshot:
+            self.sealed = Snapshot()
+
+    def checkpoint(self) -> dict[str, tuple[int, bytes]]:
+        """Deferred mode, all at once: the dirty states encoded, those that differ from what is stored
+        (patient -> (partition, bytes)); they are clean afterwards."""
+        snapshot = self.seal()
+        self.encode_sealed(snapshot)
+        self.unseal(snapshot)
+        return snapshot.changed
 
     def run(self, items: Sequence[tuple[int, Reading | Heartbeat]], view: StateView) -> StageResult:
         """Process ``(partition, reading)`` pairs (or heartbeats) in order."""
@@ -226,6 +279,10 @@ class _Batch:
         if dirty is not None:
             self._load(patient_id, dirty)
             return dirty[1]
+        if patient_id in self.stage.sealed.pending:  # the last checkpoint's: encode it before it changes
+            sealed = self.stage.sealed.take(patient_id)
+            self._load(patient_id, sealed)
+            return sealed[1]
         data = self.view.state_bytes(patient_id, partition)
         cached = self.stage.cache.pop(patient_id, None)
         if data is None:

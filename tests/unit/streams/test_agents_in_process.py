@@ -21,6 +21,7 @@ import pytest
 from detectors.monitor import PatientState
 from ingest.reading import make_reading
 from streams.app import create_app
+from streams.detect import Snapshot
 from streams.grafana_sink import AnnotationSink
 from streams.heartbeats import Heartbeat
 from streams.influx_sink import InfluxSink
@@ -271,6 +272,44 @@ async def test_the_detect_agent_goes_on_while_a_checkpoint_waits_for_its_sinks(t
     assert len([line for line in cap.influx if line.startswith("reading,")]) == 6
 
 
+async def test_a_checkpoint_seals_states_and_each_is_encoded_before_the_next_batch_changes_it(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint encodes no state while it holds the agent: the next batch encodes those it touches
+    (as they were at the checkpoint) and the background the rest, after the sinks."""
+    app, cap = captured(tmp_path, checkpoint_interval_ms=0)
+    topo = app.vigil
+    in_flight, release = held_influx(topo, cap)
+    first = readings()[:3]  # T0 .. T0 + 20 min
+    other = make_reading(patient_id="p-2", device_id="ox-2", metric="spo2", value=97, time=T0)
+    # before the next event-time tick (T0 + 25 min), which would touch every patient
+    second = [
+        make_reading(
+            patient_id="p-1", device_id="ox-1", metric="spo2", value=96, time=T0 + timedelta(minutes=m)
+        )
+        for m in (21, 22)
+    ]
+    async with topo.detect_agent.test_context() as detect:
+        for value in first:
+            await detect.put(value, key=b"p-1", wait=False)
+        await detect.put(other.to_json(), key=b"p-2", wait=False)
+        await asyncio.wait_for(in_flight.wait(), 10)
+        await wait_until(lambda: topo._storing is not None and len(cap.records.get("scores", [])) == 4)
+        snapshot = topo._storing.states
+        assert set(snapshot.pending) == {"p-1", "p-2"} and not snapshot.changed  # sealed, not encoded
+        for r in second:
+            await detect.put(r.to_json(), key=b"p-1", wait=False)
+        await wait_until(lambda: len(cap.records.get("scores", [])) == 6)
+        assert set(snapshot.pending) == {"p-2"} and set(snapshot.changed) == {"p-1"}
+        at_checkpoint = PatientState.from_bytes(snapshot.changed["p-1"][1])
+        assert len(at_checkpoint.recent_ids) == 3  # as it was, not with the second batch's readings
+        release.set()
+        await wait_until(lambda: handled(topo) == 6 and not_stored(topo) == 0)
+        assert not snapshot.pending and topo.stage.sealed is not snapshot
+    assert len(PatientState.from_bytes(topo.table[b"p-1"]).recent_ids) == 5
+    assert len(PatientState.from_bytes(topo.table[b"p-2"]).recent_ids) == 1
+
+
 async def test_a_checkpoint_that_could_not_be_stored_fails_the_next_one(captured_app) -> None:
     """A background store that failed (a sink's Kafka delivery, say) is due at once and raised by the next
     checkpoint, before it takes a snapshot; reported once."""
@@ -280,7 +319,7 @@ async def test_a_checkpoint_that_could_not_be_stored_fails_the_next_one(captured
     async def delivery_failed() -> None:
         raise RuntimeError("delivery failed")
 
-    failed = Storing([], {b"p-1": (0, b"state")}, {})
+    failed = Storing([], Snapshot(changed={"p-1": (0, b"state")}), {}, {})
     failed.task = asyncio.ensure_future(delivery_failed())
     topo._storing = failed
     await wait_until(failed.task.done)
@@ -294,13 +333,18 @@ async def test_a_checkpoint_that_could_not_be_stored_fails_the_next_one(captured
 
 def test_a_patient_only_in_the_checkpoint_being_stored_is_still_ticked(captured_app) -> None:
     """The tick index, rebuilt after a failed batch, includes patients whose first state is still on its
-    way into the table (else a patient who then falls silent would never get a data-gap alert)."""
+    way into the table, encoded or not yet (else a patient who then falls silent would never get a
+    data-gap alert)."""
     app, _ = captured_app
     topo = app.vigil
     partition = partition_for(b"p-new", topo.partitions)
-    topo._storing = Storing([], {b"p-new": (partition, b"{}"), b"~wm:%d" % partition: (partition, b"x")}, {})
+    other = next(
+        f"p-{i}" for i in range(99) if partition_for(f"p-{i}".encode(), topo.partitions) == partition
+    )
+    states = Snapshot({"p-new": (partition, PatientState("p-new"), None)}, {other: (partition, b"{}")})
+    topo._storing = Storing([], states, {b"~wm:%d" % partition: (partition, b"x")}, {})
     topo._abandon()
-    assert topo.patients_of(partition) == {"p-new"}
+    assert topo.patients_of(partition) == {"p-new", other}
 
 
 async def test_a_heartbeat_record_raises_a_silent_patients_data_gap_and_is_no_reading(captured_app) -> None:

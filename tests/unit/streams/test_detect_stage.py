@@ -69,6 +69,48 @@ def test_deferred_states_decide_like_states_stored_after_every_batch(items) -> N
     assert view.states == expected_view.states and view.watermarks == expected_view.watermarks
 
 
+def test_a_sealed_checkpoint_holds_the_states_as_they_were_however_late_they_are_encoded(items) -> None:
+    """The worker's checkpoints: states are sealed at once and encoded later, a few at a time in the
+    background or when a batch first touches one; the snapshot still holds each state as it was at
+    the seal, and the decisions are those of states stored after every batch."""
+    expected, expected_view = run_in_batches(items, 97)
+    view, events = DictStateView(), []
+    deferred = DetectStage(
+        PatientMonitor(MonitorConfig(warmup_readings=10)),
+        PatientState.from_bytes,
+        tick_every=TICK,
+        deferred=True,
+    )
+    sealed, taken_by_batches = [], 0
+    for k, i in enumerate(range(0, len(items), 97)):
+        pending = len(deferred.sealed.pending)
+        result = deferred.run(items[i : i + 97], view)
+        taken_by_batches += pending - len(deferred.sealed.pending)
+        view.apply(result)
+        events.extend(e.to_dict() for e in result.events)
+        if k % 4 == 3:
+            if sealed:  # the last snapshot: the rest encoded, then stored
+                deferred.encode_sealed(sealed[-1][0])
+                view.store(sealed[-1][0].changed)
+                deferred.unseal(sealed[-1][0])
+            at_seal = {pid: st.to_bytes() for pid, (_, st, _) in deferred.dirty.items()}
+            sealed.append((deferred.seal(), at_seal))
+            assert not deferred.dirty and sealed[-1][0].pending and not sealed[-1][0].changed
+        elif sealed:
+            deferred.encode_sealed(sealed[-1][0], limit=1)  # the background's share
+    deferred.encode_sealed(sealed[-1][0])
+    view.store(sealed[-1][0].changed)
+    view.store(deferred.checkpoint())
+    for snapshot, at_seal in sealed:
+        assert not snapshot.pending and snapshot.changed
+        assert {pid: data for pid, (_, data) in snapshot.changed.items()} == {
+            pid: data for pid, data in at_seal.items() if pid in snapshot.changed
+        }
+    assert taken_by_batches > 0  # batches took states from the snapshots, not only the background
+    assert events == expected
+    assert view.states == expected_view.states and view.watermarks == expected_view.watermarks
+
+
 def test_a_replayed_batch_is_all_duplicates_and_changes_nothing(items) -> None:
     view = DictStateView()
     first = stage().run(items, view)
