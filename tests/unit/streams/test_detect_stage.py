@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +14,7 @@ from ingest.episodes import PatientProfile
 from ingest.reading import Reading
 from ingest.simulator.cohort import simulate_readings
 from ingest.simulator.config import CohortConfig
-from streams.detect import DetectStage, DictStateView, tick_boundary
+from streams.detect import DetectStage, DictStateView, Snapshot, tick_boundary
 from streams.partitioning import partition_for
 
 PARTITIONS = 3
@@ -69,46 +71,72 @@ def test_deferred_states_decide_like_states_stored_after_every_batch(items) -> N
     assert view.states == expected_view.states and view.watermarks == expected_view.watermarks
 
 
+@dataclass
+class StoringView:
+    """The worker's reads: a state the checkpoint being stored has encoded, else the table's."""
+
+    table: DictStateView
+    storing: Snapshot | None = None
+
+    def state_bytes(self, patient_id: str, partition: int) -> bytes | None:
+        if self.storing is not None and patient_id in self.storing.changed:
+            return self.storing.changed[patient_id][1]
+        return self.table.state_bytes(patient_id, partition)
+
+    def patients(self, partition: int) -> Iterable[str]:
+        return self.table.patients(partition)
+
+    def watermark(self, partition: int) -> datetime | None:
+        return self.table.watermark(partition)
+
+
 def test_a_sealed_checkpoint_holds_the_states_as_they_were_however_late_they_are_encoded(items) -> None:
-    """The worker's checkpoints: states are sealed at once and encoded later, a few at a time in the
-    background or when a batch first touches one; the snapshot still holds each state as it was at
-    the seal, and the decisions are those of states stored after every batch."""
+    """The worker's checkpoints: states are sealed at once and encoded later, some in the background
+    and the others when a batch first touches them; the snapshot holds each state as it was at the
+    seal, and the decisions are those of states stored after every batch."""
     expected, expected_view = run_in_batches(items, 97)
-    view, events = DictStateView(), []
+    table, events = DictStateView(), []
+    view = StoringView(table)
     deferred = DetectStage(
         PatientMonitor(MonitorConfig(warmup_readings=10)),
         PatientState.from_bytes,
         tick_every=TICK,
         deferred=True,
     )
-    sealed, taken_by_batches = [], 0
+    snapshots, in_background, by_batches = [], 0, 0
+
+    def stored(snapshot: Snapshot) -> None:
+        deferred.encode_sealed(snapshot)
+        table.store(snapshot.changed)
+        deferred.unseal(snapshot)
+
     for k, i in enumerate(range(0, len(items), 97)):
         pending = len(deferred.sealed.pending)
         result = deferred.run(items[i : i + 97], view)
-        taken_by_batches += pending - len(deferred.sealed.pending)
-        view.apply(result)
+        by_batches += pending - len(deferred.sealed.pending)
+        table.apply(result)
         events.extend(e.to_dict() for e in result.events)
         if k % 4 == 3:
-            if sealed:  # the last snapshot: the rest encoded, then stored
-                deferred.encode_sealed(sealed[-1][0])
-                view.store(sealed[-1][0].changed)
-                deferred.unseal(sealed[-1][0])
+            if view.storing is not None:
+                stored(view.storing)
             at_seal = {pid: st.to_bytes() for pid, (_, st, _) in deferred.dirty.items()}
-            sealed.append((deferred.seal(), at_seal))
-            assert not deferred.dirty and sealed[-1][0].pending and not sealed[-1][0].changed
-        elif sealed:
-            deferred.encode_sealed(sealed[-1][0], limit=1)  # the background's share
-    deferred.encode_sealed(sealed[-1][0])
-    view.store(sealed[-1][0].changed)
-    view.store(deferred.checkpoint())
-    for snapshot, at_seal in sealed:
-        assert not snapshot.pending and snapshot.changed
+            view.storing = deferred.seal()
+            assert (
+                not deferred.dirty and len(view.storing.pending) == len(at_seal) and not view.storing.changed
+            )
+            snapshots.append((view.storing, at_seal))
+            in_background += len(at_seal) - deferred.encode_sealed(view.storing, limit=2)
+    if view.storing is not None:
+        stored(view.storing)
+    table.store(deferred.checkpoint())
+    for snapshot, at_seal in snapshots:
+        assert not snapshot.pending
         assert {pid: data for pid, (_, data) in snapshot.changed.items()} == {
             pid: data for pid, data in at_seal.items() if pid in snapshot.changed
         }
-    assert taken_by_batches > 0  # batches took states from the snapshots, not only the background
+    assert in_background > 0 and by_batches > 0
     assert events == expected
-    assert view.states == expected_view.states and view.watermarks == expected_view.watermarks
+    assert table.states == expected_view.states and table.watermarks == expected_view.watermarks
 
 
 def test_a_replayed_batch_is_all_duplicates_and_changes_nothing(items) -> None:
