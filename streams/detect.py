@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, Protocol
 
 from influxdb_client import Point
@@ -205,7 +206,7 @@ class DetectStage:
         """Encode up to ``limit`` (None: all) of ``snapshot``'s pending states, keeping each decoded for
         the next batch; returns how many are left."""
         pending = snapshot.pending
-        for pid in list(pending)[:limit]:
+        for pid in list(islice(pending, limit)):  # a copy of the keys taken, not of all of them
             _, st, data = snapshot.take(pid)
             self.cache[pid] = (data, st)
         return len(pending)
