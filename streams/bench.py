@@ -29,8 +29,10 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
    broker's append time as record timestamp (``LogAppendTime``), so a latency starts when the
    reading is in Kafka, not when the bench's producer was asked to send it (its client-side
    buffering is not the worker's latency).
-4. *memory*: the worker's RSS after the run, and the mean serialised ``PatientState`` bytes
-   of the cohort's patients, times 10,000.
+4. *memory*: the worker's RSS after the run; and a patient's detector state after ``state_days`` of
+   simulated readings (:func:`state_footprint`: the steady state, which a short run's cohort has not
+   reached), stored (the table's bytes) and decoded (the worker's cache of decoded states,
+   ``worker.state_cache_patients``), times ``state_patients``.
 """
 
 from __future__ import annotations
@@ -373,19 +375,44 @@ def _faust_floor(settings: Settings, n: int, timeout_s: float = 300.0) -> dict[s
     return orjson.loads(lines[-1])  # type: ignore[no-any-return]
 
 
-def _state_bytes_per_patient(settings: Settings, readings: list[Reading]) -> float:
-    from detectors.monitor import PatientMonitor
+def state_footprint(
+    settings: Settings, *, patients: int = 20, days: float = 28.0, seed: int = 1
+) -> dict[str, float]:
+    """Mean size of a patient's detector state after ``days`` of simulated readings: stored (the table's
+    bytes) and decoded (what the worker's cache of decoded states holds per patient, Python heap).
+
+    A state grows with what it has seen until its windows are full (four weeks is past every one of
+    them: the quality monitor forgets a silent stream after 7 days), so this is the steady state, not
+    the size after a short run.
+    """
+    import gc
+    import tracemalloc
+
+    from detectors.monitor import PatientMonitor, PatientState
     from ingest.episodes import PatientProfile
     from vigil.tuning import monitor_config
 
     monitor = PatientMonitor(monitor_config(settings))
     states: dict[str, Any] = {}
-    for r in readings:
+    for r in simulate_readings(CohortConfig(patients=patients, days=days, seed=seed)):
         st = states.get(r.patient_id) or states.setdefault(
             r.patient_id, monitor.new_state(PatientProfile(patient_id=r.patient_id))
         )
         monitor.process(st, r)
-    return float(np.mean([len(st.to_bytes()) for st in states.values()]))
+    stored = [st.to_bytes() for st in states.values()] * 25  # 500 decoded states with the defaults
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        decoded = [PatientState.from_bytes(data) for data in stored]
+        heap = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return {
+        "state_days": days,
+        "state_bytes_per_patient": float(np.mean([len(data) for data in stored])),
+        "decoded_state_bytes_per_patient": heap / len(decoded),
+    }
 
 
 def _cpu_s(pid: int) -> float:
@@ -437,6 +464,7 @@ def run_pipeline_bench(
     latency_seconds: float = 10.0,
     latency_workers: int = 1,
     state_patients: int = 10_000,
+    state_days: float = 28.0,
 ) -> dict[str, Any]:
     """Run the benchmark (see module docstring) and return its numbers."""
     from ingest.topics import ensure_topics
@@ -525,9 +553,23 @@ def run_pipeline_bench(
                 }
             )
         result["worker_rss_mb"] = round(_rss_mb(procs[0].pid), 1)
-        per_patient = _state_bytes_per_patient(s, data)
-        result["state_bytes_per_patient"] = round(per_patient, 1)
-        result[f"state_mb_per_{state_patients}_patients"] = round(per_patient * state_patients / 2**20, 2)
+        footprint = state_footprint(s, days=state_days)
+        state_bytes, decoded = (
+            footprint["state_bytes_per_patient"],
+            footprint["decoded_state_bytes_per_patient"],
+        )
+        result.update(
+            {
+                "state_days": state_days,
+                "state_bytes_per_patient": round(state_bytes, 1),
+                f"state_mb_per_{state_patients}_patients": round(state_bytes * state_patients / 2**20, 2),
+                "decoded_state_kib_per_patient": round(decoded / 2**10, 1),
+                # the worker's cache keeps a state's bytes beside the decoded object
+                f"state_cache_mb_per_{state_patients}_patients": round(
+                    (decoded + state_bytes) * state_patients / 2**20, 1
+                ),
+            }
+        )
         return result
     finally:
         for proc in procs:

@@ -169,6 +169,7 @@ class DetectStage:
         tick_every: timedelta = timedelta(minutes=5),
         profile_for: Callable[[str], PatientProfile] | None = None,
         deferred: bool = False,
+        cache_size: int | None = None,
     ) -> None:
         self.monitor = monitor
         self.deferred = deferred
@@ -185,7 +186,11 @@ class DetectStage:
         """patient -> (state bytes, the decoded state they encode): saves decoding the state of every
         patient in every batch. An entry is used only when the stored bytes are exactly the cached
         ones, and it is taken out while a batch works on the state (a failed batch cannot leave a
-        half-updated object behind)."""
+        half-updated object behind). Ordered from the least to the most recently used."""
+        self.cache_size = cache_size
+        """Most decoded states the cache keeps (None: no bound); the least recently used go first, and
+        are decoded again from the table when next needed. Memory: a decoded state is a few times its
+        bytes (``vigil bench pipeline``, ``decoded_state_kib_per_patient``)."""
 
     def forget(self) -> None:
         """Drop the decoded and the dirty states (partitions revoked, or a batch failed before its
@@ -208,8 +213,17 @@ class DetectStage:
         pending = snapshot.pending
         for pid in list(islice(pending, limit)):  # a copy of the keys taken, not of all of them
             _, st, data = snapshot.take(pid)
-            self.cache[pid] = (data, st)
+            self.keep_decoded(pid, data, st)
         return len(pending)
+
+    def keep_decoded(self, patient_id: str, data: bytes, state: Any) -> None:
+        """Cache ``state``, decoded from ``data``, as the most recently used; drop the least recently
+        used beyond ``cache_size``."""
+        cache = self.cache
+        cache.pop(patient_id, None)  # a dict keeps the order of insertion: re-inserting moves it last
+        cache[patient_id] = (data, state)
+        if self.cache_size is not None and len(cache) > self.cache_size:
+            del cache[next(iter(cache))]
 
     def unseal(self, snapshot: Snapshot) -> None:
         """The snapshot is in the table (or given up): batches read states from the table again."""
@@ -329,10 +343,9 @@ class _Batch:
             self.stage.dirty.update(self.loaded)
             self.result.touched = {pid: part for pid, (part, _, _) in self.loaded.items()}
             return self.result
-        cache = self.stage.cache
         for pid, (part, st, before) in self.loaded.items():
             data = st.to_bytes()
             if data != before:
                 self.result.states[pid] = (part, data)
-            cache[pid] = (data, st)
+            self.stage.keep_decoded(pid, data, st)
         return self.result

@@ -256,6 +256,7 @@ class Topology:
             PatientState.from_bytes,
             tick_every=tick_every,
             deferred=True,
+            cache_size=settings.worker.state_cache_patients,
         )
         self.influx = influx or InfluxSink(settings.influx)
         self.annotations = annotations or AnnotationSink(settings.grafana)

@@ -173,6 +173,12 @@ class WorkerSettings(_Section):
     state is written once per checkpoint, and batches do not wait for InfluxDB in between (``vigil
     bench pipeline``: alert p99 at 5,000/s ~0.3 s with 1,000 against ~0.6 s with 0). A crash replays
     at most this much. 0: after every batch. See docs/streams.md, "No data lost"."""
+    state_cache_patients: int = Field(default=10_000, ge=0)
+    """Most patients whose detector state the worker keeps decoded in memory between batches (the least
+    recently used beyond are decoded from the table again when their next reading comes, ~60 µs each).
+    A cached state takes ~35 KiB after a few weeks of readings (``vigil bench pipeline``:
+    ``state_cache_mb_per_10000_patients``), so the default bounds this cache to ~0.35 GiB: set it to
+    at least the patients a worker serves when memory allows (docs/streams.md, "Memory")."""
     heartbeat_after_s: float = Field(default=60.0, ge=0)
     """A readings partition this worker owns that has been silent this long (wall clock) gets a heartbeat
     record, so its event time — and with it data-gap alerts and escalations — moves on while no reading

@@ -22,4 +22,6 @@ def test_bench_measures_one_worker_then_latency_with_two(service_settings: Setti
     assert r["latency_readings"] == r["latency_samples"] == 600
     assert r["latency_injected_hard_limit_readings"] > 0 and r["alert_latency_samples"] > 0
     assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] < 60_000
-    assert r["state_bytes_per_patient"] > 0
+    assert r["state_days"] == 28 and r["state_bytes_per_patient"] > 0
+    assert r["decoded_state_kib_per_patient"] * 1024 > r["state_bytes_per_patient"], "objects outweigh JSON"
+    assert r["state_cache_mb_per_10000_patients"] > r["state_mb_per_10000_patients"]

@@ -40,6 +40,9 @@ def bench_pipeline(
         help="Workers sharing the partitions in the latency run (throughput is always one worker's).",
     ),
     state_patients: int = typer.Option(10_000, help="Patients for the state-size measurement."),
+    state_days: float = typer.Option(
+        28.0, min=1.0, help="Days of simulated readings before a patient's state is measured."
+    ),
 ) -> None:
     """End-to-end throughput, latency and memory of one worker on the local Kafka and InfluxDB (JSON)."""
     import orjson
@@ -54,5 +57,6 @@ def bench_pipeline(
         rate=rate,
         latency_workers=latency_workers,
         state_patients=state_patients,
+        state_days=state_days,
     )
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

@@ -75,6 +75,21 @@ def test_workers_do_not_outnumber_partitions() -> None:
     assert {"name": claim, "mountPath": data_dir} in mounts
 
 
+def _bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    return int(quantity[:-2]) * units[quantity[-2:]]
+
+
+def test_the_worker_memory_limit_holds_its_state_cache() -> None:
+    """A worker is ~0.3 GiB plus ~35 KiB a cached patient after a few weeks (``vigil bench pipeline``,
+    docs/streams.md "Memory"); the limit leaves room for both, with RocksDB and a margin."""
+    cached = int(_by_kind("ConfigMap")["data"]["VIGIL_WORKER__STATE_CACHE_PATIENTS"])
+    resources = _by_kind("StatefulSet")["spec"]["template"]["spec"]["containers"][0]["resources"]
+    need = 2**29 + cached * 40 * 2**10
+    assert _bytes(resources["requests"]["memory"]) >= need / 2
+    assert _bytes(resources["limits"]["memory"]) >= 1.5 * need
+
+
 def test_probes_and_autoscaling(worker_health_paths: set[str]) -> None:
     gateway = _by_kind("Deployment", "vigil-gateway")["spec"]["template"]["spec"]["containers"][0]
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"

@@ -12,6 +12,8 @@ from detectors.monitor import MonitorConfig, MonitorOutput, PatientMonitor, Pati
 from ingest.episodes import PatientProfile
 from ingest.metrics import Metric
 from ingest.reading import Reading, make_reading
+from ingest.simulator.cohort import simulate_readings
+from ingest.simulator.config import CohortConfig
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)
 PID = "p-test-1"
@@ -168,6 +170,27 @@ def test_state_stays_compact(monitor: PatientMonitor) -> None:
     assert len(data) <= 16 * 1024
     per_metric = {m: len(str(b.to_state())) for m, b in state.baselines.items()}
     assert max(per_metric.values()) <= 2048
+
+
+def test_state_stops_growing_once_its_windows_are_full() -> None:
+    """Six weeks of a simulated cohort (every metric, episodes, artefacts): a state grows while its
+    windows fill (the first week or two), then no more, so memory per patient has a steady state."""
+    cohort = CohortConfig(patients=3, days=42, seed=5)
+    monitor, states = PatientMonitor(), {}
+    peak_by_week: dict[int, int] = {}
+    for i, r in enumerate(simulate_readings(cohort)):
+        state = states.get(r.patient_id) or states.setdefault(
+            r.patient_id, monitor.new_state(PatientProfile(patient_id=r.patient_id))
+        )
+        monitor.process(state, r)
+        if i % 50 == 0:
+            week = int(r.time.timestamp() - cohort.start_epoch) // (7 * 86400)
+            largest = max(len(s.to_bytes()) for s in states.values())
+            peak_by_week[week] = max(peak_by_week.get(week, 0), largest)
+    assert sorted(peak_by_week) == [0, 1, 2, 3, 4, 5]
+    filling = max(peak_by_week[w] for w in (1, 2))
+    assert max(peak_by_week[w] for w in (3, 4, 5)) <= 1.1 * filling, peak_by_week
+    assert filling <= 16 * 1024
 
 
 def test_invalid_config_names_the_field() -> None:

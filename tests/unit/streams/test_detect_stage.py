@@ -71,6 +71,51 @@ def test_deferred_states_decide_like_states_stored_after_every_batch(items) -> N
     assert view.states == expected_view.states and view.watermarks == expected_view.watermarks
 
 
+def test_a_bounded_cache_keeps_the_most_recently_used_states_and_decides_the_same(items) -> None:
+    """With fewer cache places than patients, the least recently used states are dropped and decoded
+    again from the table when their next reading comes; the decisions do not change."""
+    expected, expected_view = run_in_batches(items, 97)
+    decoded: list[str] = []
+
+    def from_bytes(data: bytes) -> PatientState:
+        st = PatientState.from_bytes(data)
+        decoded.append(st.patient_id)
+        return st
+
+    view, events = DictStateView(), []
+    bounded = DetectStage(
+        PatientMonitor(MonitorConfig(warmup_readings=10)),
+        from_bytes,
+        tick_every=TICK,
+        deferred=True,
+        cache_size=2,
+    )
+    for i in range(0, len(items), 97):
+        result = bounded.run(items[i : i + 97], view)
+        view.apply(result)
+        events.extend(e.to_dict() for e in result.events)
+        snapshot = bounded.seal()
+        order = list(snapshot.pending)
+        bounded.encode_sealed(snapshot)
+        view.store(snapshot.changed)
+        bounded.unseal(snapshot)
+        assert list(bounded.cache) == order[-2:], "the last two states encoded, the latest last"
+    assert events == expected
+    assert view.states == expected_view.states
+    assert len(set(decoded)) == 6, "every patient was dropped from the cache at some point and decoded again"
+
+
+def test_reusing_a_cached_state_makes_it_the_most_recently_used() -> None:
+    stage = DetectStage(PatientMonitor(), PatientState.from_bytes, cache_size=2)
+    for pid in ("a", "b", "a", "c"):
+        stage.keep_decoded(pid, b"{}", PatientState(pid))
+    assert list(stage.cache) == ["a", "c"]
+    unbounded = DetectStage(PatientMonitor(), PatientState.from_bytes)
+    for pid in "abcdef":
+        unbounded.keep_decoded(pid, b"{}", PatientState(pid))
+    assert len(unbounded.cache) == 6
+
+
 @dataclass
 class StoringView:
     """The worker's reads: a state the checkpoint being stored has encoded, else the table's."""
