@@ -28,17 +28,25 @@ Everything runs on private topics, an InfluxDB database and a Faust app id named
    :func:`match_alert_latencies`). p50/p99 of each. The readings, scores and alerts topics keep the
    broker's append time as record timestamp (``LogAppendTime``), so a latency starts when the
    reading is in Kafka, not when the bench's producer was asked to send it (its client-side
-   buffering is not the worker's latency).
+   buffering is not the worker's latency). ``latency_worker_cpu_us_per_reading`` and
+   ``latency_worker_cores``: the workers' CPU time from the first reading produced to the last one
+   scored, per reading and per second of that span (what workers cost at ``rate``, not flat out;
+   both include the little the idle workers use while the bench reads the scores).
 4. *memory*: the worker's RSS after the run; and a patient's detector state after ``state_days`` of
    simulated readings (:func:`state_footprint`: the steady state, which a short run's cohort has not
    reached), stored (the table's bytes) and decoded (the worker's cache of decoded states,
    ``worker.state_cache_patients``), times ``state_patients``.
+5. *recovery* (``recovery_patients`` > 0): a worker whose table holds that many such states starts
+   with a fresh store (replaying the table's changelog, as a worker taking over partitions does) and
+   again with the store it kept: seconds to ``/health/ready`` (:func:`recovery_times`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -62,6 +70,9 @@ from ingest.simulator.config import CohortConfig
 from ingest.topics import TOPIC_FIELDS
 from vigil.settings import Settings, child_environment
 
+BENCH_DIR = Path(".cache/bench")
+"""The bench workers' stores (removed after a run) and logs (kept only when it failed)."""
+
 
 def bench_settings(settings: Settings, name: str) -> Settings:
     """``settings`` with private topics, database and app id ``name`` (the worker's batch size is the
@@ -77,7 +88,7 @@ def bench_settings(settings: Settings, name: str) -> Settings:
                     "app_id": name,
                     "web_host": "127.0.0.1",
                     "store": "rocksdb",
-                    "data_dir": Path(".cache/bench"),
+                    "data_dir": BENCH_DIR,
                 }
             ),
             "grafana": settings.grafana.model_copy(
@@ -375,20 +386,14 @@ def _faust_floor(settings: Settings, n: int, timeout_s: float = 300.0) -> dict[s
     return orjson.loads(lines[-1])  # type: ignore[no-any-return]
 
 
-def state_footprint(
-    settings: Settings, *, patients: int = 20, days: float = 28.0, seed: int = 1
-) -> dict[str, float]:
-    """Mean size of a patient's detector state after ``days`` of simulated readings: stored (the table's
-    bytes) and decoded (what the worker's cache of decoded states holds per patient, Python heap).
+def steady_states(settings: Settings, *, patients: int = 20, days: float = 28.0, seed: int = 1) -> list[Any]:
+    """The ``PatientState`` of each of ``patients`` simulated patients after ``days`` of readings.
 
     A state grows with what it has seen until its windows are full (four weeks is past every one of
-    them: the quality monitor forgets a silent stream after 7 days), so this is the steady state, not
-    the size after a short run.
+    them: the quality monitor forgets a silent stream after 7 days), so these are steady states, not
+    the states after a short run.
     """
-    import gc
-    import tracemalloc
-
-    from detectors.monitor import PatientMonitor, PatientState
+    from detectors.monitor import PatientMonitor
     from ingest.episodes import PatientProfile
     from vigil.tuning import monitor_config
 
@@ -399,7 +404,18 @@ def state_footprint(
             r.patient_id, monitor.new_state(PatientProfile(patient_id=r.patient_id))
         )
         monitor.process(st, r)
-    stored = [st.to_bytes() for st in states.values()] * 25  # 500 decoded states with the defaults
+    return list(states.values())
+
+
+def state_footprint(states: Sequence[Any]) -> dict[str, float]:
+    """Mean bytes of a state: stored (the table's value) and decoded (the Python heap an object
+    rebuilt from them takes: what the worker's cache of decoded states holds besides the bytes)."""
+    import gc
+    import tracemalloc
+
+    from detectors.monitor import PatientState
+
+    stored = [st.to_bytes() for st in states] * max(1, 500 // len(states))
     gc.collect()
     tracemalloc.start()
     try:
@@ -409,9 +425,63 @@ def state_footprint(
     finally:
         tracemalloc.stop()
     return {
-        "state_days": days,
         "state_bytes_per_patient": float(np.mean([len(data) for data in stored])),
         "decoded_state_bytes_per_patient": heap / len(decoded),
+    }
+
+
+def recovery_times(settings: Settings, name: str, states: Sequence[Any], patients: int) -> dict[str, float]:
+    """Seconds from a worker's start to ``/health/ready`` with ``patients`` states in its table (copies of
+    ``states`` under other patient ids, written to the table's changelog): with a fresh store, which
+    replays the whole changelog — what a worker that takes over another's partitions does — and then
+    again with the store it kept (a restart). Runs under its own app id ``<name>-rec``."""
+    from kafka.admin import NewTopic
+
+    from streams.topology import STATE_TABLE
+    from streams.worker import free_port, start_worker_process
+
+    rec = bench_settings(settings, f"{name}-rec")
+    rec = rec.model_copy(update={"influx": settings.influx.model_copy(update={"bucket": name})})
+    changelog = f"{rec.worker.app_id}-{STATE_TABLE}-changelog"
+    admin = _admin(rec)
+    try:
+        admin.create_topics(
+            [NewTopic(changelog, rec.topics.partitions, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
+    finally:
+        admin.close()
+    records = []
+    for i in range(patients):
+        d = states[i % len(states)].to_dict()
+        d["p"] = pid = f"rec-{i:07d}"
+        records.append((pid.encode(), orjson.dumps(d)))
+    _produce(rec, records, topic=changelog)
+
+    def time_to_ready() -> float:
+        port = free_port()
+        start = time.perf_counter()
+        proc = start_worker_process(rec, "rec-1", BENCH_DIR / f"{name}-rec.log", web_port=port)
+        try:
+            deadline = start + 300
+            while time.perf_counter() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=1).status_code == 200:
+                        return time.perf_counter() - start
+                time.sleep(0.1)  # polling the worker's readiness
+            raise RuntimeError(f"the recovering worker was not ready in 300 s (log: {BENCH_DIR})")
+        finally:
+            proc.terminate()
+            proc.wait(60)
+
+    try:
+        fresh = time_to_ready()
+        kept = time_to_ready()
+    finally:
+        shutil.rmtree(BENCH_DIR / rec.worker.app_id, ignore_errors=True)
+    return {
+        "recovery_state_mb": sum(len(v) for _, v in records) / 2**20,
+        "recovery_ready_s": fresh,
+        "restart_ready_s": kept,
     }
 
 
@@ -465,6 +535,7 @@ def run_pipeline_bench(
     latency_workers: int = 1,
     state_patients: int = 10_000,
     state_days: float = 28.0,
+    recovery_patients: int = 10_000,
 ) -> dict[str, Any]:
     """Run the benchmark (see module docstring) and return its numbers."""
     from ingest.topics import ensure_topics
@@ -484,7 +555,8 @@ def run_pipeline_bench(
         everything[readings + n_warm :],
     )
     _produce(s, [(r.patient_id.encode(), r.to_json()) for r in data])
-    procs = [start_worker_process(s, "bench-1", Path(".cache/bench") / f"{name}.log", web_port=free_port())]
+    procs = [start_worker_process(s, "bench-1", BENCH_DIR / f"{name}.log", web_port=free_port())]
+    finished = False
     try:
         give_up = threading.Event()
         cpu = CpuMeter(procs[0].pid)
@@ -492,7 +564,7 @@ def run_pipeline_bench(
             stored = pool.submit(_wait_for_points, s, readings, 300, give_up)
             if not _wait_for_records(s, s.topics.scores, readings, timeout_s=300, on_poll=cpu.poll):
                 give_up.set()
-                raise RuntimeError(f"worker did not score {readings} readings (log: .cache/bench)")
+                raise RuntimeError(f"worker did not score {readings} readings (log: {BENCH_DIR})")
             stored_ms = stored.result()
             cpu.done(readings)
         # read once the worker is done: a reader running alongside took a core from it
@@ -520,7 +592,7 @@ def run_pipeline_bench(
                 for k in range(2, latency_workers + 1):
                     procs.append(
                         start_worker_process(
-                            s, f"bench-{k}", Path(".cache/bench") / f"{name}-{k}.log", web_port=free_port()
+                            s, f"bench-{k}", BENCH_DIR / f"{name}-{k}.log", web_port=free_port()
                         )
                     )
                 _wait_for_group(s, latency_workers, timeout_s=120)
@@ -529,14 +601,18 @@ def run_pipeline_bench(
                     warm
                 ):
                     raise RuntimeError(
-                        f"{latency_workers} workers did not score the warm-up (log: .cache/bench)"
+                        f"{latency_workers} workers did not score the warm-up (log: {BENCH_DIR})"
                     )
             extra = [r.model_copy(update={"reading_id": f"lat-{i:09d}"}) for i, r in enumerate(tail)]
             extra, injected = inject_hard_limit_runs(extra)
-            _produce(s, [(r.patient_id.encode(), r.to_json()) for r in extra], rate=rate)
+            records = [(r.patient_id.encode(), r.to_json()) for r in extra]
+            cpu_before, produced_from = sum(_cpu_s(p.pid) for p in procs), time.time()
+            _produce(s, records, rate=rate)
             total = readings + len(warm) + len(extra)
-            arrived = _read_timestamps(s, s.topics.readings, total, 120)
             scored = _read_timestamps(s, s.topics.scores, total, 300)
+            cpu_s = sum(_cpu_s(p.pid) for p in procs) - cpu_before  # and the little they idled since
+            busy_s = max(scored.values()) / 1000 - produced_from  # to the last score's broker time
+            arrived = _read_timestamps(s, s.topics.readings, total, 120)
             lat = [scored[k] - arrived[k] for k in scored if k.startswith("lat-") and k in arrived]
             # a batch's alerts are sent with its scores (one awaited delivery); read to 2 s of quiet
             alerts = match_alert_latencies(extra, arrived, _read_records(s, s.topics.alerts, 120))
@@ -546,6 +622,8 @@ def run_pipeline_bench(
                     "latency_workers": latency_workers,
                     "latency_readings": len(extra),
                     "latency_injected_hard_limit_readings": injected,
+                    "latency_worker_cpu_us_per_reading": round(cpu_s / len(extra) * 1e6, 1),
+                    "latency_worker_cores": round(cpu_s / busy_s, 2),
                     **_percentiles("latency", lat),
                     **_percentiles("alert_latency", alerts.latencies_ms),
                     "alert_records_unmatched": alerts.unmatched,
@@ -553,7 +631,8 @@ def run_pipeline_bench(
                 }
             )
         result["worker_rss_mb"] = round(_rss_mb(procs[0].pid), 1)
-        footprint = state_footprint(s, days=state_days)
+        states = steady_states(s, days=state_days)
+        footprint = state_footprint(states)
         state_bytes, decoded = (
             footprint["state_bytes_per_patient"],
             footprint["decoded_state_bytes_per_patient"],
@@ -570,6 +649,21 @@ def run_pipeline_bench(
                 ),
             }
         )
+        if recovery_patients:
+            for proc in procs:
+                proc.terminate()  # the recovering worker has the machine's cores to itself
+            for proc in procs:
+                proc.wait(30)
+            rec = recovery_times(s, name, states, recovery_patients)
+            result.update(
+                {
+                    "recovery_patients": recovery_patients,
+                    "recovery_state_mb": round(rec["recovery_state_mb"], 1),
+                    "recovery_ready_s": round(rec["recovery_ready_s"], 2),
+                    "restart_ready_s": round(rec["restart_ready_s"], 2),
+                }
+            )
+        finished = True
         return result
     finally:
         for proc in procs:
@@ -578,6 +672,10 @@ def run_pipeline_bench(
             proc.wait(30)
         _influx(s, f'DROP DATABASE "{name}"')
         _delete_topics(s, name)
+        shutil.rmtree(BENCH_DIR / name, ignore_errors=True)  # the workers' RocksDB stores
+        if finished:  # a failed run's logs stay for a look
+            for log in BENCH_DIR.glob(f"{name}*.log"):
+                log.unlink()
 
 
 def _admin(settings: Settings) -> Any:
@@ -614,7 +712,7 @@ def _wait_for_group(settings: Settings, members: int, timeout_s: float) -> None:
             time.sleep(0.2)  # polling the broker for the group's state
     finally:
         admin.close()
-    raise RuntimeError(f"the consumer group did not reach {members} members (log: .cache/bench)")
+    raise RuntimeError(f"the consumer group did not reach {members} members (log: {BENCH_DIR})")
 
 
 def _delete_topics(settings: Settings, prefix: str) -> None:

@@ -8,7 +8,13 @@ from vigil.settings import Settings
 
 def test_bench_measures_one_worker_then_latency_with_two(service_settings: Settings) -> None:
     r = run_pipeline_bench(
-        service_settings, readings=600, patients=12, rate=150, latency_seconds=4, latency_workers=2
+        service_settings,
+        readings=600,
+        patients=12,
+        rate=150,
+        latency_seconds=4,
+        latency_workers=2,
+        recovery_patients=300,
     )
 
     assert r["worker_readings_per_s"] > 0 and r["ratio"] > 0
@@ -22,6 +28,9 @@ def test_bench_measures_one_worker_then_latency_with_two(service_settings: Setti
     assert r["latency_readings"] == r["latency_samples"] == 600
     assert r["latency_injected_hard_limit_readings"] > 0 and r["alert_latency_samples"] > 0
     assert 0 < r["latency_p50_ms"] <= r["latency_p99_ms"] < 60_000
+    assert r["latency_worker_cpu_us_per_reading"] > 0 and 0 < r["latency_worker_cores"] < 8
     assert r["state_days"] == 28 and r["state_bytes_per_patient"] > 0
     assert r["decoded_state_kib_per_patient"] * 1024 > r["state_bytes_per_patient"], "objects outweigh JSON"
     assert r["state_cache_mb_per_10000_patients"] > r["state_mb_per_10000_patients"]
+    assert r["recovery_patients"] == 300 and r["recovery_state_mb"] > 1
+    assert 0 < r["recovery_ready_s"] < 300 and 0 < r["restart_ready_s"] < 300

@@ -43,6 +43,9 @@ def bench_pipeline(
     state_days: float = typer.Option(
         28.0, min=1.0, help="Days of simulated readings before a patient's state is measured."
     ),
+    recovery_patients: int = typer.Option(
+        10_000, min=0, help="Patients in the table of the recovery measurement (0: skip it)."
+    ),
 ) -> None:
     """End-to-end throughput, latency and memory of one worker on the local Kafka and InfluxDB (JSON)."""
     import orjson
@@ -58,5 +61,6 @@ def bench_pipeline(
         latency_workers=latency_workers,
         state_patients=state_patients,
         state_days=state_days,
+        recovery_patients=recovery_patients,
     )
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
