@@ -25,6 +25,7 @@ processed, so the same input gives the same alerts however it was batched. A
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -182,7 +183,7 @@ class DetectStage:
         self.state_from_bytes = state_from_bytes
         self.tick_every = tick_every
         self.profile_for = profile_for or (lambda pid: PatientProfile(patient_id=pid))
-        self.cache: dict[str, tuple[bytes, Any]] = {}
+        self.cache: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
         """patient -> (state bytes, the decoded state they encode): saves decoding the state of every
         patient in every batch. An entry is used only when the stored bytes are exactly the cached
         ones, and it is taken out while a batch works on the state (a failed batch cannot leave a
@@ -220,10 +221,10 @@ class DetectStage:
         """Cache ``state``, decoded from ``data``, as the most recently used; drop the least recently
         used beyond ``cache_size``."""
         cache = self.cache
-        cache.pop(patient_id, None)  # a dict keeps the order of insertion: re-inserting moves it last
         cache[patient_id] = (data, state)
+        cache.move_to_end(patient_id)
         if self.cache_size is not None and len(cache) > self.cache_size:
-            del cache[next(iter(cache))]
+            cache.popitem(last=False)
 
     def unseal(self, snapshot: Snapshot) -> None:
         """The snapshot is in the table (or given up): batches read states from the table again."""
