@@ -59,6 +59,7 @@ from detectors.monitor import PatientMonitor, PatientState
 from ingest.deadletter import DeadLetter
 from ingest.episodes import PatientProfile
 from ingest.producer import ACTOR_HEADER
+from streams.app import table_options
 from streams.batching import Batch, natural_batches
 from streams.codecs import RawSchema, Undecodable, decode_ack, decode_profile, decode_reading, encode
 from streams.detect import DetectStage, Snapshot, StageResult
@@ -288,7 +289,12 @@ class Topology:
         self.profiles = self._topic(t.profiles)
         self.dead_letter = self._topic(t.dead_letter)
         self.table = app.Table(
-            STATE_TABLE, default=None, partitions=self.partitions, key_type=bytes, value_type=bytes
+            STATE_TABLE,
+            default=None,
+            partitions=self.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=table_options(settings.worker),
         )
         self._batch = settings.worker.batch_size
         self.validate_agent = app.agent(self.raw, name="validate")(

@@ -179,6 +179,12 @@ class WorkerSettings(_Section):
     A cached state takes ~35 KiB after a few weeks of readings (``vigil bench pipeline``:
     ``state_cache_mb_per_10000_patients``), so the default bounds this cache to ~0.35 GiB: set it to
     at least the patients a worker serves when memory allows (docs/streams.md, "Memory")."""
+    rocksdb_write_buffer_mb: int = Field(default=16, ge=1, le=1024)
+    """Size of each of the (two) RocksDB write buffers of a table partition's database (Faust's default,
+    64 MiB x 3, held ~400 MB more in a worker with six partitions under steady writes)."""
+    rocksdb_block_cache_mb: int = Field(default=16, ge=1, le=4096)
+    """RocksDB block cache of a table partition's database (Faust's default: 2 GiB each). States in use
+    stay decoded in the worker (``state_cache_patients``), so RocksDB is read mostly at recovery."""
     heartbeat_after_s: float = Field(default=60.0, ge=0)
     """A readings partition this worker owns that has been silent this long (wall clock) gets a heartbeat
     record, so its event time — and with it data-gap alerts and escalations — moves on while no reading

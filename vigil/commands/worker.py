@@ -1,4 +1,4 @@
-"""``vigil worker`` (the Faust stream worker) and ``vigil bench pipeline``."""
+"""``vigil worker`` (the Faust stream worker), ``vigil bench pipeline`` and ``vigil bench table``."""
 
 from __future__ import annotations
 
@@ -63,4 +63,20 @@ def bench_pipeline(
         state_days=state_days,
         recovery_patients=recovery_patients,
     )
+    typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+@bench_app.command("table")
+def bench_table(
+    partitions: int = typer.Option(6, min=1, help="Table partitions (one RocksDB database each)."),
+    patients: int = typer.Option(10_000, min=1, help="Patients whose states are written."),
+    rounds: int = typer.Option(40, min=1, help="Times each patient's state is written."),
+) -> None:
+    """Memory of the state table's RocksDB databases under writes: Faust's defaults vs the worker's (JSON)."""
+    import orjson
+
+    from streams.table_bench import run_table_bench
+    from vigil.settings import load_settings
+
+    result = run_table_bench(load_settings(), partitions=partitions, patients=patients, rounds=rounds)
     typer.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

@@ -80,12 +80,16 @@ def _bytes(quantity: str) -> int:
     return int(quantity[:-2]) * units[quantity[-2:]]
 
 
-def test_the_worker_memory_limit_holds_its_state_cache() -> None:
-    """A worker is ~0.3 GiB plus ~35 KiB a cached patient after a few weeks (``vigil bench pipeline``,
-    docs/streams.md "Memory"); the limit leaves room for both, with RocksDB and a margin."""
-    cached = int(_by_kind("ConfigMap")["data"]["VIGIL_WORKER__STATE_CACHE_PATIENTS"])
+def test_the_worker_memory_limit_holds_its_state_cache_and_table() -> None:
+    """A worker is ~0.3 GiB, plus ~35 KiB a cached patient after a few weeks (``vigil bench pipeline``),
+    plus its RocksDB databases (one per partition, ~21 MiB each with the default buffers: ``vigil bench
+    table``), docs/streams.md "Memory"; the limit leaves room for all of them, with a margin, when one
+    worker holds every partition."""
+    config = _by_kind("ConfigMap")["data"]
+    cached = int(config["VIGIL_WORKER__STATE_CACHE_PATIENTS"])
+    partitions = int(config["VIGIL_TOPICS__PARTITIONS"])
     resources = _by_kind("StatefulSet")["spec"]["template"]["spec"]["containers"][0]["resources"]
-    need = 2**29 + cached * 40 * 2**10
+    need = 2**29 + cached * 40 * 2**10 + partitions * 24 * 2**20
     assert _bytes(resources["requests"]["memory"]) >= need / 2
     assert _bytes(resources["limits"]["memory"]) >= 1.5 * need
 

@@ -20,6 +20,28 @@ def test_the_worker_app_uses_both(tmp_path) -> None:
     assert type(app) is App and type(app.monitor) is LeanMonitor
 
 
+def test_the_state_table_opens_rocksdb_with_small_write_buffers_and_cache(tmp_path) -> None:
+    """Not Faust's 3 x 64 MiB write buffers and 2 GiB block cache a partition (docs/streams.md, "Memory")."""
+    worker = {
+        "store": "rocksdb",
+        "data_dir": tmp_path,
+        "rocksdb_write_buffer_mb": 8,
+        "rocksdb_block_cache_mb": 4,
+    }
+    app = create_app(Settings(worker=worker), worker_id="t")
+    store = app.vigil.table.data  # type: ignore[attr-defined]
+    options = store.rocksdb_options
+    assert (options.write_buffer_size, options.max_write_buffer_number, options.block_cache_size) == (
+        8 * 2**20,
+        2,
+        4 * 2**20,
+    )
+    db = store._db_for_partition(0)  # the partition's database opens with them
+    db[b"k"] = b"v"
+    assert db[b"k"] == b"v"
+    db.close()
+
+
 async def test_the_garbage_collector_is_tuned_when_the_app_first_starts(tmp_path) -> None:
     """For ``vigil worker`` and ``faust -A streams.app worker`` alike: the app does it, not a command."""
     app = create_app(Settings(worker={"store": "memory", "data_dir": tmp_path}), worker_id="t")
