@@ -393,18 +393,14 @@ def steady_states(settings: Settings, *, patients: int = 20, days: float = 28.0,
     them: the quality monitor forgets a silent stream after 7 days), so these are steady states, not
     the states after a short run.
     """
+    from detectors.cohort import CohortMonitor
     from detectors.monitor import PatientMonitor
-    from ingest.episodes import PatientProfile
     from vigil.tuning import monitor_config
 
-    monitor = PatientMonitor(monitor_config(settings))
-    states: dict[str, Any] = {}
+    cohort = CohortMonitor(PatientMonitor(monitor_config(settings)))
     for r in simulate_readings(CohortConfig(patients=patients, days=days, seed=seed)):
-        st = states.get(r.patient_id) or states.setdefault(
-            r.patient_id, monitor.new_state(PatientProfile(patient_id=r.patient_id))
-        )
-        monitor.process(st, r)
-    return list(states.values())
+        cohort.process(r)
+    return list(cohort.states.values())
 
 
 def state_footprint(states: Sequence[Any]) -> dict[str, float]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from detectors.cohort import CohortMonitor
 from detectors.events import AlertKind, AlertStatus, Severity
 from detectors.monitor import MonitorConfig, MonitorOutput, PatientMonitor, PatientState
 from ingest.episodes import PatientProfile
@@ -175,17 +176,14 @@ def test_state_stays_compact(monitor: PatientMonitor) -> None:
 def test_state_stops_growing_once_its_windows_are_full() -> None:
     """Six weeks of a simulated cohort (every metric, episodes, artefacts): a state grows while its
     windows fill (the first week or two), then no more, so memory per patient has a steady state."""
-    cohort = CohortConfig(patients=3, days=42, seed=5)
-    monitor, states = PatientMonitor(), {}
+    config = CohortConfig(patients=3, days=42, seed=5)
+    cohort = CohortMonitor(PatientMonitor())
     peak_by_week: dict[int, int] = {}
-    for i, r in enumerate(simulate_readings(cohort)):
-        state = states.get(r.patient_id) or states.setdefault(
-            r.patient_id, monitor.new_state(PatientProfile(patient_id=r.patient_id))
-        )
-        monitor.process(state, r)
+    for i, r in enumerate(simulate_readings(config)):
+        cohort.process(r)
         if i % 50 == 0:
-            week = int(r.time.timestamp() - cohort.start_epoch) // (7 * 86400)
-            largest = max(len(s.to_bytes()) for s in states.values())
+            week = int(r.time.timestamp() - config.start_epoch) // (7 * 86400)
+            largest = max(len(s.to_bytes()) for s in cohort.states.values())
             peak_by_week[week] = max(peak_by_week.get(week, 0), largest)
     assert sorted(peak_by_week) == [0, 1, 2, 3, 4, 5]
     filling = max(peak_by_week[w] for w in (1, 2))
