@@ -514,7 +514,8 @@ class CpuMeter:
         return (self.last[1] - self.first[1]) / (self.last[0] - self.first[0]) * 1e6
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` (MiB)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024.0
@@ -626,7 +627,7 @@ def run_pipeline_bench(
                     "alert_records_ambiguous": alerts.ambiguous,
                 }
             )
-        result["worker_rss_mb"] = round(_rss_mb(procs[0].pid), 1)
+        result["worker_rss_mb"] = round(rss_mb(procs[0].pid), 1)
         states = steady_states(s, days=state_days)
         footprint = state_footprint(states)
         state_bytes, decoded = (

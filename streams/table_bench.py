@@ -22,11 +22,6 @@ from streams.app import table_options
 from vigil.settings import Settings
 
 
-def _rss_mb() -> float:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def write_states(
     options: dict[str, Any], values: list[bytes], partitions: int, patients: int, rounds: int
 ) -> dict[str, float]:
@@ -34,18 +29,20 @@ def write_states(
     write ``rounds`` times a value for each of ``patients`` keys; RSS growth and time taken."""
     from faust.stores.rocksdb import RocksDBOptions
 
+    from streams.bench import rss_mb
+
     config = RocksDBOptions(use_rocksdict=True, **options)
     with tempfile.TemporaryDirectory() as tmp:
         dbs = [config.open(Path(tmp) / f"p{i}") for i in range(partitions)]
         keys = [f"p-{i:07d}".encode() for i in range(patients)]
-        before, start, written = _rss_mb(), time.perf_counter(), 0
+        before, start, written = rss_mb(os.getpid()), time.perf_counter(), 0
         for _ in range(rounds):
             for i, key in enumerate(keys):
                 value = values[i % len(values)]
                 dbs[i % partitions][key] = value
                 written += len(value)
         seconds = time.perf_counter() - start
-        grown = _rss_mb() - before
+        grown = rss_mb(os.getpid()) - before
         for db in dbs:
             db.close()
     return {
